@@ -1,0 +1,1 @@
+"""``stk``, the operator command line (cyclopts)."""

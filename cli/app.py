@@ -1,0 +1,47 @@
+"""The ``stk`` application: command registration and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from cyclopts import App
+
+from santokit.core import __version__
+from santokit.core.errors import SantokitError, UsageError
+
+from . import commands_local, output
+
+app = App(
+    name="stk",
+    version=__version__,
+    help="Santokit operator CLI: validate, plan and release your declared schema and permissions.",
+)
+app.command(commands_local.validate)
+app.command(commands_local.plugins)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: exit 0 success, 1 refused or failed, 2 usage/configuration."""
+    try:
+        result = app(argv if argv is not None else sys.argv[1:], result_action="return_value")
+    except UsageError as exc:
+        output.error(exc.message)
+        return 2
+    except SantokitError as exc:
+        output.error(exc.message)
+        return 1
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        return 130
+    except Exception as exc:
+        if os.environ.get("STK_DEBUG"):
+            raise
+        output.error(f"internal error ({type(exc).__name__}: {exc}); rerun with STK_DEBUG=1 "
+                     "for a traceback and report it")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

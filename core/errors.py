@@ -1,0 +1,91 @@
+"""Findings and errors shared by every layer.
+
+A *finding* is one located problem in an operator's file. Validation never stops at the first
+problem: it collects findings and reports them together, so these are plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+PathPart = str | int
+YamlPath = tuple[PathPart, ...]
+
+
+def format_path(path: Sequence[PathPart]) -> str:
+    """Render a YAML path as operators write it: ``tables.posts.indexes[0].columns``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(root)"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one file, at a 1-based line and column, under a YAML path."""
+
+    file: str
+    line: int
+    col: int
+    path: YamlPath
+    message: str
+    severity: Severity = "error"
+    code: str = ""
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.file, self.line, self.col, format_path(self.path), self.message)
+
+    def __str__(self) -> str:
+        prefix = "" if self.severity == "error" else "warning: "
+        return f"{self.file}:{self.line}:{self.col}: {format_path(self.path)}: {prefix}{self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.col,
+            "path": format_path(self.path),
+            "message": self.message,
+            "severity": self.severity,
+            "code": self.code,
+        }
+
+
+def errors_only(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == "error"]
+
+
+class SantokitError(Exception):
+    """Base of every error Santokit raises on purpose; ``code`` is the stable API error code."""
+
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, *, details: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)
+
+
+class UsageError(SantokitError):
+    """The caller asked for something impossible (missing folder, bad flag value)."""
+
+    code = "BAD_REQUEST"
+
+
+@dataclass
+class ValidationFailed(SantokitError):
+    """The operator's files hold at least one error; ``findings`` holds all of them."""
+
+    findings: list[Finding] = field(default_factory=list)
+    code = "VALIDATION_FAILED"
+
+    def __post_init__(self) -> None:
+        n = len(errors_only(self.findings))
+        SantokitError.__init__(self, f"{n} problem{'s' if n != 1 else ''} in the declared files",
+                               details=[f.to_json() for f in self.findings])

@@ -1,0 +1,197 @@
+"""YAML loading that remembers where every node came from.
+
+Documents are composed by libyaml (``yaml.CSafeLoader``: C speed, and it keeps line marks) and then
+turned into plain Python values by a small walk that records the 1-based line and column of every
+value and every mapping key under its YAML path. Booleans follow YAML 1.2 (``true``/``false`` only,
+so a column called ``yes`` stays a string) and timestamps stay strings: the schema language gives
+them meaning, not the YAML parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Finding, YamlPath
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+WITH_LIBYAML = _BaseLoader is not yaml.SafeLoader
+
+_STR = "tag:yaml.org,2002:str"
+_BOOL = "tag:yaml.org,2002:bool"
+_PLAIN_TAGS = {
+    _STR,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    _BOOL,
+    "tag:yaml.org,2002:null",
+}
+_YAML12_BOOLS = {"true", "True", "TRUE", "false", "False", "FALSE"}
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """libyaml composer with our resolver table (no implicit timestamps, YAML 1.2 booleans)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+
+_constructor = SafeConstructor()
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int
+    col: int
+
+
+@dataclass
+class YamlDocument:
+    """A loaded file: its data and the marks of each value (``marks``) and mapping key (``keys``)."""
+
+    file: str
+    data: Any
+    marks: dict[YamlPath, Mark] = field(default_factory=dict)
+    keys: dict[YamlPath, Mark] = field(default_factory=dict)
+
+    def mark(self, path: YamlPath, *, key: bool = False) -> Mark:
+        """The mark of ``path`` (its key when ``key``), else of its nearest known ancestor."""
+        table = self.keys if key else self.marks
+        if path in table:
+            return table[path]
+        while path:
+            path = path[:-1]
+            if path in self.marks:
+                return self.marks[path]
+        return Mark(1, 1)
+
+    def finding(self, path: YamlPath, message: str, *, key: bool = False, **kw: Any) -> Finding:
+        m = self.mark(path, key=key)
+        return Finding(self.file, m.line, m.col, path, message, **kw)
+
+
+def _mark(node: Node) -> Mark:
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _decode(file: str, raw: bytes) -> tuple[str | None, Finding | None]:
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        bad = raw[exc.start : exc.start + 1].hex()
+        msg = f"file is not valid UTF-8 (byte 0x{bad}); save it as UTF-8"
+        return None, Finding(file, line, col, (), msg)
+
+
+def _yaml_error(file: str, exc: yaml.MarkedYAMLError) -> Finding:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    if "'\\t'" in problem:
+        problem = "a tab character is used for indentation; YAML indents with spaces only"
+    elif exc.context:
+        problem = f"{exc.context}, {problem}"
+    return Finding(file, line, col, (), f"YAML syntax error: {problem}")
+
+
+class _Walker:
+    def __init__(self, doc: YamlDocument, findings: list[Finding]) -> None:
+        self.doc = doc
+        self.findings = findings
+        self.active: set[int] = set()
+
+    def problem(self, node: Node, path: YamlPath, message: str) -> None:
+        m = _mark(node)
+        self.findings.append(Finding(self.doc.file, m.line, m.col, path, message))
+
+    def value(self, node: Node, path: YamlPath) -> Any:
+        self.doc.marks[path] = _mark(node)
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.active:
+            self.problem(node, path, "an alias refers to a node that contains it (recursive YAML)")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+        self.problem(node, path, f"unsupported YAML node {node.tag!r}")  # pragma: no cover
+        return None
+
+    def scalar(self, node: ScalarNode, path: YamlPath) -> Any:
+        tag = node.tag
+        if tag not in _PLAIN_TAGS:
+            self.problem(node, path, f"unsupported YAML tag {tag!r}; write a plain value")
+            return None
+        if tag == _BOOL and node.value not in _YAML12_BOOLS:
+            return node.value  # YAML 1.1 'yes'/'on'/... are strings in YAML 1.2
+        try:
+            return _constructor.yaml_constructors[tag](_constructor, node)
+        except (ConstructorError, ValueError) as exc:
+            self.problem(node, path, f"invalid value {node.value!r}: {getattr(exc, 'problem', exc)}")
+            return None
+
+    def mapping(self, node: MappingNode, path: YamlPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problem(key_node, path, "YAML merge keys ('<<') are not supported")
+                continue
+            if not isinstance(key_node, ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+                self.problem(key_node, path, "mapping keys must be plain names")
+                continue
+            key = self.scalar(key_node, path)
+            if not isinstance(key, str):
+                self.problem(key_node, path, f"key {key_node.value!r} must be a name; quote it")
+                continue
+            child = (*path, key)
+            if key in out:
+                first = self.doc.keys[child]
+                self.problem(key_node, child, f"duplicate key {key!r} (first at line {first.line})")
+                continue
+            self.doc.keys[child] = _mark(key_node)
+            out[key] = self.value(value_node, child)
+        return out
+
+
+def load_yaml(file: str, raw: bytes | str) -> tuple[YamlDocument | None, list[Finding]]:
+    """Parse one file; return the document (None when unusable) and the problems found."""
+    if isinstance(raw, bytes):
+        text, problem = _decode(file, raw)
+        if problem:
+            return None, [problem]
+    else:
+        text = raw
+    assert text is not None
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        return None, [_yaml_error(file, exc)]
+    except yaml.YAMLError as exc:  # pragma: no cover - libyaml reader errors carry no mark
+        return None, [Finding(file, 1, 1, (), f"YAML error: {exc}")]
+    if not nodes or nodes[0] is None:
+        return None, [Finding(file, 1, 1, (), "file is empty; expected a mapping with 'version: 1'")]
+    findings: list[Finding] = []
+    if len(nodes) > 1:
+        m = _mark(nodes[1])
+        findings.append(Finding(file, m.line, m.col, (), "file holds more than one YAML document"))
+    doc = YamlDocument(file, None)
+    doc.data = _Walker(doc, findings).value(nodes[0], ())
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else "a single value"
+        findings.append(doc.finding((), f"the document is {kind}; expected a mapping"))
+        return None, findings
+    return doc, findings

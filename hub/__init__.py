@@ -1,0 +1,1 @@
+"""The Hub (control plane), served with Litestar."""

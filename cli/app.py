@@ -37,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("STK_DEBUG"):
             raise
-        output.error(f"internal error ({type(exc).__name__}: {exc}); rerun with STK_DEBUG=1 "
-                     "for a traceback and report it")
+        output.error(
+            f"internal error ({type(exc).__name__}: {exc}); rerun with STK_DEBUG=1 "
+            "for a traceback and report it"
+        )
         return 1
     return result if isinstance(result, int) else 0
 

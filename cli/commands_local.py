@@ -35,17 +35,21 @@ def validate(*, dir: Path | None = None, json: JsonFlag = False) -> int:
     result = validate_snapshot(snapshot, plugins.diff_rules())
     tables = sum(len(c.tables) for c in result.schema.connections)
     if json:
-        output.emit_json({
-            "ok": result.ok,
-            "findings": [f.to_json() for f in result.findings],
-            "files": sorted(snapshot.schema_files) + (
-                ["config/permissions.yaml"] if snapshot.permissions_file is not None else []),
-            "schema": {
-                "digest": result.schema.digest(),
-                "tables": tables,
-                "connections": [c.name for c in result.schema.connections],
-            } if result.ok else None,
-        })
+        output.emit_json(
+            {
+                "ok": result.ok,
+                "findings": [f.to_json() for f in result.findings],
+                "files": sorted(snapshot.schema_files)
+                + (["config/permissions.yaml"] if snapshot.permissions_file is not None else []),
+                "schema": {
+                    "digest": result.schema.digest(),
+                    "tables": tables,
+                    "connections": [c.name for c in result.schema.connections],
+                }
+                if result.ok
+                else None,
+            }
+        )
         return 0 if result.ok else 1
     for finding in result.findings:
         output.line(str(finding))
@@ -55,9 +59,11 @@ def validate(*, dir: Path | None = None, json: JsonFlag = False) -> int:
         output.notice(f"{n} problem{'s' if n != 1 else ''} found in {files} files under {root}")
         return 1
     conns = len(result.schema.connections)
-    output.line(f"ok: {tables} table{'s' if tables != 1 else ''} on {conns} "
-                f"connection{'s' if conns != 1 else ''}, {files} files valid "
-                f"(schema {result.schema.digest()[:19]})")
+    output.line(
+        f"ok: {tables} table{'s' if tables != 1 else ''} on {conns} "
+        f"connection{'s' if conns != 1 else ''}, {files} files valid "
+        f"(schema {result.schema.digest()[:19]})"
+    )
     return 0
 
 
@@ -68,16 +74,28 @@ def plugins(*, json: JsonFlag = False) -> int:
     """
     infos = default_plugins().describe()
     if json:
-        output.emit_json([
-            {"name": i.name, "module": i.module, "distribution": i.distribution,
-             "version": i.version, "hooks": list(i.hooks), "error": i.error}
-            for i in infos
-        ])
+        output.emit_json(
+            [
+                {
+                    "name": i.name,
+                    "module": i.module,
+                    "distribution": i.distribution,
+                    "version": i.version,
+                    "hooks": list(i.hooks),
+                    "error": i.error,
+                }
+                for i in infos
+            ]
+        )
     else:
         table = Table("plugin", "distribution", "version", "hooks", box=None)
         for i in infos:
-            table.add_row(i.name, i.distribution, i.version,
-                          ", ".join(i.hooks) if not i.error else f"failed to load: {i.error}")
+            table.add_row(
+                i.name,
+                i.distribution,
+                i.version,
+                ", ".join(i.hooks) if not i.error else f"failed to load: {i.error}",
+            )
         if infos:
             output.out.print(table)
         else:

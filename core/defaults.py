@@ -46,7 +46,9 @@ def _integer(value: Any, bounds: tuple[int, int], type_name: str) -> int:
     if isinstance(value, str) and type_name == "bigint" and re.fullmatch(r"[+-]?\d+", value):
         value = int(value)
     if not _is_int(value):
-        raise DefaultError(f"default of a {type_name} column must be a whole number, not {_what(value)}")
+        raise DefaultError(
+            f"default of a {type_name} column must be a whole number, not {_what(value)}"
+        )
     if not bounds[0] <= value <= bounds[1]:
         raise DefaultError(f"default {value} is out of range for {type_name}")
     return value
@@ -56,7 +58,9 @@ def _timestamp(value: Any) -> Default:
     if value == "now":
         return Default.now()
     if not isinstance(value, str):
-        raise DefaultError(f"default of a timestamp column must be now or an ISO 8601 string, not {_what(value)}")
+        raise DefaultError(
+            f"default of a timestamp column must be now or an ISO 8601 string, not {_what(value)}"
+        )
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -77,8 +81,11 @@ def _item_ok(item: ItemType, value: Any) -> bool:
         case "float":
             return _is_int(value) or isinstance(value, float)
         case "decimal":
-            return _is_int(value) or isinstance(value, float) or (
-                isinstance(value, str) and bool(_DECIMAL_RE.match(value)))
+            return (
+                _is_int(value)
+                or isinstance(value, float)
+                or (isinstance(value, str) and bool(_DECIMAL_RE.match(value)))
+            )
         case "boolean":
             return isinstance(value, bool)
         case "json":
@@ -98,8 +105,10 @@ def normalize_default(type_name: str, items: ItemType | None, value: Any) -> Def
             return _timestamp(value)
         case "string" | "file":
             if not isinstance(value, str):
-                raise DefaultError(f"default of a {type_name} column must be a string, not "
-                                   f"{_what(value)}; quote it")
+                raise DefaultError(
+                    f"default of a {type_name} column must be a string, not "
+                    f"{_what(value)}; quote it"
+                )
             return Default("literal", value)
         case "int":
             return Default("literal", _integer(value, INT_RANGE, "int"))
@@ -107,7 +116,9 @@ def normalize_default(type_name: str, items: ItemType | None, value: Any) -> Def
             return Default("literal", _integer(value, BIGINT_RANGE, "bigint"))
         case "float":
             if not (_is_int(value) or isinstance(value, float)):
-                raise DefaultError(f"default of a float column must be a number, not {_what(value)}")
+                raise DefaultError(
+                    f"default of a float column must be a number, not {_what(value)}"
+                )
             if not math.isfinite(value):
                 raise DefaultError("default of a float column must be a finite number")
             return Default("literal", float(value))
@@ -116,15 +127,19 @@ def normalize_default(type_name: str, items: ItemType | None, value: Any) -> Def
             if isinstance(text, str) and not _DECIMAL_RE.match(text):
                 raise DefaultError(f"default {text!r} is not a decimal number like '12.50'")
             if not isinstance(text, str):
-                raise DefaultError(f"default of a decimal column must be a number or a numeric "
-                                   f"string like '12.50', not {_what(value)}")
+                raise DefaultError(
+                    f"default of a decimal column must be a number or a numeric "
+                    f"string like '12.50', not {_what(value)}"
+                )
             try:
                 return Default("literal", str(Decimal(text)))
             except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
                 raise DefaultError(f"default {value!r} is not a decimal number") from None
         case "boolean":
             if not isinstance(value, bool):
-                raise DefaultError(f"default of a boolean column must be true or false, not {_what(value)}")
+                raise DefaultError(
+                    f"default of a boolean column must be true or false, not {_what(value)}"
+                )
             return Default("literal", value)
         case "bytes":
             try:
@@ -137,11 +152,15 @@ def normalize_default(type_name: str, items: ItemType | None, value: Any) -> Def
         case "array":
             assert items is not None
             if not _item_ok(ItemType("array", items), value):
-                raise DefaultError(f"default of an array column must be a list of {_item_name(items)}")
+                raise DefaultError(
+                    f"default of an array column must be a list of {_item_name(items)}"
+                )
             return Default.json_value(value)
         case "json":
             if isinstance(value, float) and not math.isfinite(value):
-                raise DefaultError("default of a json column must be valid JSON (no NaN or infinity)")
+                raise DefaultError(
+                    "default of a json column must be valid JSON (no NaN or infinity)"
+                )
             return Default.json_value(value)
     raise DefaultError(f"unknown type {type_name!r}")  # pragma: no cover
 

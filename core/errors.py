@@ -43,7 +43,9 @@ class Finding:
 
     def __str__(self) -> str:
         prefix = "" if self.severity == "error" else "warning: "
-        return f"{self.file}:{self.line}:{self.col}: {format_path(self.path)}: {prefix}{self.message}"
+        code = f" [{self.code}]" if self.code else ""
+        where = f"{self.file}:{self.line}:{self.col}: {format_path(self.path)}"
+        return f"{where}: {prefix}{self.message}{code}"
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -87,5 +89,8 @@ class ValidationFailed(SantokitError):
 
     def __post_init__(self) -> None:
         n = len(errors_only(self.findings))
-        SantokitError.__init__(self, f"{n} problem{'s' if n != 1 else ''} in the declared files",
-                               details=[f.to_json() for f in self.findings])
+        SantokitError.__init__(
+            self,
+            f"{n} problem{'s' if n != 1 else ''} in the declared files",
+            details=[f.to_json() for f in self.findings],
+        )

@@ -14,8 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 LOGICAL_TYPES = (
-    "string", "int", "bigint", "float", "decimal", "boolean", "json", "timestamp", "bytes",
-    "file", "array",
+    "string",
+    "int",
+    "bigint",
+    "float",
+    "decimal",
+    "boolean",
+    "json",
+    "timestamp",
+    "bytes",
+    "file",
+    "array",
 )
 SCALAR_ITEM_TYPES = tuple(t for t in LOGICAL_TYPES if t not in ("file", "array"))
 STRING_ID_GENERATORS = ("ulid", "nanoid", "uuid_v4", "uuid_v7")
@@ -214,8 +223,13 @@ class Table:
             ),
             foreign_keys=tuple(
                 ForeignKey(
-                    fk["name"], fk["column"], fk["refTable"], fk["refColumn"], fk["onDelete"],
-                    fk["onUpdate"], fk["as"],
+                    fk["name"],
+                    fk["column"],
+                    fk["refTable"],
+                    fk["refColumn"],
+                    fk["onDelete"],
+                    fk["onUpdate"],
+                    fk["as"],
                 )
                 for fk in data["foreignKeys"]
             ),
@@ -266,9 +280,7 @@ class Schema:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Schema:
-        return cls(
-            tuple(ConnectionSchema.from_json(n, c) for n, c in data["connections"].items())
-        )
+        return cls(tuple(ConnectionSchema.from_json(n, c) for n, c in data["connections"].items()))
 
     def canonical_json(self) -> bytes:
         return canonical_json(self.to_json())

@@ -43,8 +43,16 @@ class SantokitPlugins:
         for info in self._infos:
             plugin = self.pm.get_plugin(info.name)
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
-            out.append(PluginInfo(info.name, info.module, info.distribution, info.version,
-                                  hooks if plugin is not None else (), info.error))
+            out.append(
+                PluginInfo(
+                    info.name,
+                    info.module,
+                    info.distribution,
+                    info.version,
+                    hooks if plugin is not None else (),
+                    info.error,
+                )
+            )
         return sorted(out, key=lambda i: i.name)
 
     def diff_rules(self) -> list[Any]:
@@ -69,8 +77,9 @@ def load_plugins(group: str = PROJECT) -> SantokitPlugins:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
         except Exception as exc:  # a broken third-party plugin must not break the tool
-            infos.append(PluginInfo(ep.name, ep.value, dist, ver, (),
-                                    f"{type(exc).__name__}: {exc}"))
+            infos.append(
+                PluginInfo(ep.name, ep.value, dist, ver, (), f"{type(exc).__name__}: {exc}")
+            )
             continue
         infos.append(PluginInfo(ep.name, ep.value, dist, ver, ()))
     return SantokitPlugins(pm, infos)

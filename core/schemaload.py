@@ -59,8 +59,11 @@ class _TableSource:
         return col.type if col else None
 
     def has_column(self, name: str) -> bool:
-        return bool(self.id and name == self.id.name) or name in self.columns or (
-            name in self.broken_columns)
+        return (
+            bool(self.id and name == self.id.name)
+            or name in self.columns
+            or (name in self.broken_columns)
+        )
 
 
 @dataclass(frozen=True)
@@ -106,22 +109,32 @@ class _Builder:
                 if name in self.tables:
                     first = self.tables[name]
                     line = first.doc.mark(first.path, key=True).line
-                    self.findings.append(doc.finding(
-                        path, f"table {name!r} is already declared in {first.doc.file} "
-                        f"(line {line}); table names are unique across all schema files", key=True))
+                    self.findings.append(
+                        doc.finding(
+                            path,
+                            f"table {name!r} is already declared in {first.doc.file} "
+                            f"(line {line}); table names are unique across all schema files",
+                            key=True,
+                        )
+                    )
                     continue
                 if not isinstance(data, dict):
                     data = {}
                 conn = data.get("connection")
                 conn_ok = isinstance(conn, str) and not _under((*path, "connection"), broken)
-                sound = path not in broken and conn_ok and (*path, "columns") not in broken and (
-                    (*path, "id") not in broken)
+                sound = (
+                    path not in broken
+                    and conn_ok
+                    and (*path, "columns") not in broken
+                    and ((*path, "id") not in broken)
+                )
                 src = _TableSource(name, doc, path, data, conn if conn_ok else None, sound=sound)
                 cols = data.get("columns") if isinstance(data.get("columns"), dict) else {}
                 src.broken_columns = {c for c in cols if _under((*path, "columns", c), broken)}
                 idx = data.get("indexes") if isinstance(data.get("indexes"), list) else []
-                src.broken_indexes = {i for i in range(len(idx))
-                                      if _under((*path, "indexes", i), broken)}
+                src.broken_indexes = {
+                    i for i in range(len(idx)) if _under((*path, "indexes", i), broken)
+                }
                 self.tables[name] = src
 
     def broken(self, src: _TableSource) -> set[YamlPath]:
@@ -141,9 +154,17 @@ class _Builder:
             if name in src.broken_columns:
                 continue
             if name == src.id.name:
-                self.findings.append(src.at("columns", name, key=True, message=(
-                    f"{name!r} is the table's id column; declare it under 'id', not under "
-                    "'columns'")))
+                self.findings.append(
+                    src.at(
+                        "columns",
+                        name,
+                        key=True,
+                        message=(
+                            f"{name!r} is the table's id column; declare it under 'id', not under "
+                            "'columns'"
+                        ),
+                    )
+                )
                 continue
             items = _item_type(col["items"]) if "items" in col else None
             try:
@@ -151,16 +172,32 @@ class _Builder:
             except ValueError as exc:
                 self.findings.append(src.at("columns", name, "default", message=str(exc)))
                 default = None
-            file = FileSpec(col["bucket"], col.get("onDelete", "preserve")) if col[
-                "type"] == "file" else None
+            file = (
+                FileSpec(col["bucket"], col.get("onDelete", "preserve"))
+                if col["type"] == "file"
+                else None
+            )
             src.columns[name] = Column(
-                name=name, type=col["type"], nullable=col.get("nullable", True),
-                unique=col.get("unique", False), default=default, items=items, file=file)
+                name=name,
+                type=col["type"],
+                nullable=col.get("nullable", True),
+                unique=col.get("unique", False),
+                default=default,
+                items=items,
+                file=file,
+            )
         total = len(src.columns) + len(src.broken_columns) + 1
         if total > MAX_COLUMNS_PER_TABLE:
-            self.findings.append(src.at("columns", message=(
-                f"table {src.name!r} has {total} columns (with its id); at most "
-                f"{MAX_COLUMNS_PER_TABLE} are allowed")))
+            self.findings.append(
+                src.at(
+                    "columns",
+                    key=True,
+                    message=(
+                        f"table {src.name!r} has {total} columns (with its id); at most "
+                        f"{MAX_COLUMNS_PER_TABLE} are allowed"
+                    ),
+                )
+            )
 
     def foreign_keys(self, src: _TableSource) -> list[ForeignKey]:
         out: list[ForeignKey] = []
@@ -172,14 +209,29 @@ class _Builder:
             at = ("columns", name, "references")
             target = self.tables.get(ref["table"])
             if target is None:
-                self.findings.append(src.at(*at, "table", message=(
-                    f"references unknown table {ref['table']!r}" + _suggest(ref["table"], self.tables))))
+                self.findings.append(
+                    src.at(
+                        *at,
+                        "table",
+                        message=(
+                            f"references unknown table {ref['table']!r}"
+                            + _suggest(ref["table"], self.tables)
+                        ),
+                    )
+                )
                 continue
             if target.connection and target.connection != src.connection:
-                self.findings.append(src.at(*at, "table", message=(
-                    f"table {target.name!r} is on connection {target.connection!r} but "
-                    f"{src.name!r} is on {src.connection!r}; a reference must stay within one "
-                    "connection (database)")))
+                self.findings.append(
+                    src.at(
+                        *at,
+                        "table",
+                        message=(
+                            f"table {target.name!r} is on connection {target.connection!r} but "
+                            f"{src.name!r} is on {src.connection!r}; a reference must stay "
+                            "within one connection (database)"
+                        ),
+                    )
+                )
                 continue
             if not target.sound or target.id is None:
                 continue
@@ -188,44 +240,94 @@ class _Builder:
                 tcol = target.columns.get(ref_col)
                 if tcol is None:
                     if ref_col not in target.broken_columns:
-                        self.findings.append(src.at(*at, "column", message=(
-                            f"table {target.name!r} has no column {ref_col!r}"
-                            + _suggest(ref_col, [target.id.name, *target.columns]))))
+                        self.findings.append(
+                            src.at(
+                                *at,
+                                "column",
+                                message=(
+                                    f"table {target.name!r} has no column {ref_col!r}"
+                                    + _suggest(ref_col, [target.id.name, *target.columns])
+                                ),
+                            )
+                        )
                     continue
                 if not tcol.unique:
-                    self.findings.append(src.at(*at, "column", message=(
-                        f"{target.name}.{ref_col} is neither the id nor a unique column; a "
-                        "reference must point at one (add unique: true to it)")))
+                    self.findings.append(
+                        src.at(
+                            *at,
+                            "column",
+                            message=(
+                                f"{target.name}.{ref_col} is neither the id nor a unique column; a "
+                                "reference must point at one (add unique: true to it)"
+                            ),
+                        )
+                    )
                     continue
             mine, theirs = src.columns[name].type, target.column_type(ref_col)
             if mine != theirs:
-                self.findings.append(src.at("columns", name, "type", message=(
-                    f"{src.name}.{name} is {mine} but references {target.name}.{ref_col}, which "
-                    f"is {theirs}; the types must be equal")))
+                self.findings.append(
+                    src.at(
+                        "columns",
+                        name,
+                        "type",
+                        message=(
+                            f"{src.name}.{name} is {mine} but references "
+                            f"{target.name}.{ref_col}, which is {theirs}; the types must be equal"
+                        ),
+                    )
+                )
                 continue
             ok = True
             for action_key in ("onDelete", "onUpdate"):
                 action = ref.get(action_key, "restrict")
                 if action == "set_null" and not src.columns[name].nullable:
                     ok = False
-                    self.findings.append(src.at(*at, action_key, message=(
-                        f"{action_key} set_null needs a nullable column, but {name} has "
-                        "nullable: false")))
+                    self.findings.append(
+                        src.at(
+                            *at,
+                            action_key,
+                            message=(
+                                f"{action_key} set_null needs a nullable column, but {name} has "
+                                "nullable: false"
+                            ),
+                        )
+                    )
                 if action == "set_default" and src.columns[name].default is None:
                     ok = False
-                    self.findings.append(src.at(*at, action_key, message=(
-                        f"{action_key} set_default needs a default on {name}")))
+                    self.findings.append(
+                        src.at(
+                            *at,
+                            action_key,
+                            message=(f"{action_key} set_default needs a default on {name}"),
+                        )
+                    )
             alias = ref.get("as")
             if alias is not None:
                 if alias in aliases:
                     ok = False
-                    self.findings.append(src.at(*at, "as", message=(
-                        f"relation name {alias!r} is already used by column {aliases[alias]!r}")))
+                    self.findings.append(
+                        src.at(
+                            *at,
+                            "as",
+                            message=(
+                                f"relation name {alias!r} is already used by column "
+                                f"{aliases[alias]!r}"
+                            ),
+                        )
+                    )
                 aliases[alias] = name
             if ok:
-                out.append(ForeignKey(
-                    naming.foreign_key_name(src.name, name), name, target.name, ref_col,
-                    ref.get("onDelete", "restrict"), ref.get("onUpdate", "restrict"), alias))
+                out.append(
+                    ForeignKey(
+                        naming.foreign_key_name(src.name, name),
+                        name,
+                        target.name,
+                        ref_col,
+                        ref.get("onDelete", "restrict"),
+                        ref.get("onUpdate", "restrict"),
+                        alias,
+                    )
+                )
         return out
 
     def indexes(self, src: _TableSource) -> list[Index]:
@@ -238,12 +340,27 @@ class _Builder:
             unknown = [c for c in cols if not src.has_column(c)]
             for c in unknown:
                 pos = cols.index(c)
-                self.findings.append(src.at("indexes", i, "columns", pos, message=(
-                    f"table {src.name!r} has no column {c!r}"
-                    + _suggest(c, [src.id.name if src.id else "id", *src.columns]))))
+                self.findings.append(
+                    src.at(
+                        "indexes",
+                        i,
+                        "columns",
+                        pos,
+                        message=(
+                            f"table {src.name!r} has no column {c!r}"
+                            + _suggest(c, [src.id.name if src.id else "id", *src.columns])
+                        ),
+                    )
+                )
             if cols in seen:
-                self.findings.append(src.at("indexes", i, "columns", message=(
-                    f"indexes[{seen[cols]}] already indexes the same columns")))
+                self.findings.append(
+                    src.at(
+                        "indexes",
+                        i,
+                        "columns",
+                        message=(f"indexes[{seen[cols]}] already indexes the same columns"),
+                    )
+                )
                 continue
             seen[cols] = i
             if unknown:
@@ -260,9 +377,16 @@ class _Builder:
 
         def claim(name: str, what: str, src: _TableSource, rel: YamlPath) -> None:
             if name in owners and owners[name] != what:
-                self.findings.append(src.at(*rel, key=not rel, message=(
-                    f"the {what} would be named {name!r}, which is already the name of the "
-                    f"{owners[name]} on connection {conn!r}; name one of them explicitly")))
+                self.findings.append(
+                    src.at(
+                        *rel,
+                        key=not rel,
+                        message=(
+                            f"the {what} would be named {name!r}, which is already the name of the "
+                            f"{owners[name]} on connection {conn!r}; name one of them explicitly"
+                        ),
+                    )
+                )
             owners.setdefault(name, what)
 
         for src, table in tables:
@@ -271,14 +395,18 @@ class _Builder:
             claim(naming.primary_key_name(table.name), f"primary key of {table.name!r}", src, ())
             for col in table.columns:
                 if col.unique:
-                    claim(naming.unique_name(table.name, col.name),
-                          f"unique constraint of {table.name}.{col.name}", src,
-                          ("columns", col.name, "unique"))
+                    claim(
+                        naming.unique_name(table.name, col.name),
+                        f"unique constraint of {table.name}.{col.name}",
+                        src,
+                        ("columns", col.name, "unique"),
+                    )
             for i, idx in enumerate(src.data.get("indexes") or []):
                 match = next((x for x in table.indexes if x.columns == tuple(idx["columns"])), None)
                 if match is not None and i not in src.broken_indexes:
-                    claim(match.name, f"index {match.name!r} of {table.name!r}", src,
-                          ("indexes", i))
+                    claim(
+                        match.name, f"index {match.name!r} of {table.name!r}", src, ("indexes", i)
+                    )
 
     def build(self) -> Schema:
         self.collect()
@@ -287,26 +415,47 @@ class _Builder:
         for src in sound:
             self.table_columns(src)
         for src in sound:
-            assert src.id is not None and src.connection is not None
-            table = Table(src.name, src.id, tuple(src.columns.values()), tuple(self.indexes(src)),
-                          tuple(self.foreign_keys(src)))
+            assert src.id is not None
+            assert src.connection is not None
+            table = Table(
+                src.name,
+                src.id,
+                tuple(src.columns.values()),
+                tuple(self.indexes(src)),
+                tuple(self.foreign_keys(src)),
+            )
             built.setdefault(src.connection, []).append((src, table))
         for conn, tables in sorted(built.items()):
             self.relation_names(conn, tables)
             if len(tables) > MAX_TABLES_PER_CONNECTION:
                 src = tables[MAX_TABLES_PER_CONNECTION][0]
-                self.findings.append(src.at("connection", message=(
-                    f"connection {conn!r} has {len(tables)} tables; at most "
-                    f"{MAX_TABLES_PER_CONNECTION} are allowed per connection")))
+                self.findings.append(
+                    src.at(
+                        "connection",
+                        message=(
+                            f"connection {conn!r} has {len(tables)} tables; at most "
+                            f"{MAX_TABLES_PER_CONNECTION} are allowed per connection"
+                        ),
+                    )
+                )
         if len(built) > MAX_CONNECTIONS:
             conn = sorted(built)[MAX_CONNECTIONS]
             src = built[conn][0][0]
-            self.findings.append(src.at("connection", message=(
-                f"the schema uses {len(built)} connections; at most {MAX_CONNECTIONS} are "
-                "allowed per project")))
-        return Schema(tuple(
-            ConnectionSchema(conn, tuple(t for _, t in tables)) for conn, tables in built.items()
-        ))
+            self.findings.append(
+                src.at(
+                    "connection",
+                    message=(
+                        f"the schema uses {len(built)} connections; at most {MAX_CONNECTIONS} are "
+                        "allowed per project"
+                    ),
+                )
+            )
+        return Schema(
+            tuple(
+                ConnectionSchema(conn, tuple(t for _, t in tables))
+                for conn, tables in built.items()
+            )
+        )
 
 
 def build_schema(

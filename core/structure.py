@@ -38,8 +38,13 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def _show(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(
-        value, bool) else repr(value)
+    return (
+        repr(value)
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else repr(value)
+    )
 
 
 def _type_of(value: Any) -> str:
@@ -57,8 +62,13 @@ def _type_of(value: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    return "mapping" if isinstance(value, dict) else "list" if isinstance(value, list) else (
-        type(value).__name__)
+    return (
+        "mapping"
+        if isinstance(value, dict)
+        else "list"
+        if isinstance(value, list)
+        else (type(value).__name__)
+    )
 
 
 def _wrong_kind(error: ValidationError) -> bool:
@@ -69,7 +79,8 @@ def _wrong_kind(error: ValidationError) -> bool:
         return True
     allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
     return error.validator in ("enum", "const") and _kind(error.instance) not in {
-        _kind(v) for v in allowed}
+        _kind(v) for v in allowed
+    }
 
 
 def _leaves(error: ValidationError) -> Iterator[ValidationError]:
@@ -98,7 +109,9 @@ def _message(error: ValidationError) -> tuple[str, bool]:
         return schema["x-stk-message"], on_key
     kind, arg, inst = error.validator, error.validator_value, error.instance
     if kind == "type":
-        wanted = " or ".join(_JSON_TYPES.get(t, t) for t in ([arg] if isinstance(arg, str) else arg))
+        wanted = " or ".join(
+            _JSON_TYPES.get(t, t) for t in ([arg] if isinstance(arg, str) else arg)
+        )
         return f"must be {wanted}, not {_type_of(inst)}", on_key
     if kind == "enum":
         return f"must be one of {', '.join(map(str, arg))}; got {_show(inst)}", on_key
@@ -132,11 +145,15 @@ def structural_findings(doc: YamlDocument, schema_name: str) -> list[Finding]:
                     if key in known:
                         continue
                     hint = difflib.get_close_matches(key, known, n=1)
-                    tail = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(known)}"
+                    tail = (
+                        f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(known)}"
+                    )
                     found.append(doc.finding((*path, key), f"unknown key {key!r}{tail}", key=True))
                 continue
             message, on_key = _message(error)
             if on_key:
                 path = (*path, error.instance)
-            found.append(doc.finding(path, message, key=on_key))
+            # A block mapping or list starts on the line after its key: point at the key.
+            at_key = on_key or isinstance(error.instance, dict | list)
+            found.append(doc.finding(path, message, key=at_key))
     return sorted(set(found), key=Finding.sort_key)

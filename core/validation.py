@@ -60,8 +60,9 @@ def read_snapshot(root: Path) -> Snapshot:
     """Read ``schema/*.yaml`` (and ``*.yml``) and ``config/permissions.yaml`` under ``root``."""
     schema_dir = root / SCHEMA_DIR
     if not schema_dir.is_dir():
-        raise UsageError(f"no {SCHEMA_DIR}/ folder in {root}; run from the repository root or "
-                         "pass --dir")
+        raise UsageError(
+            f"no {SCHEMA_DIR}/ folder in {root}; run from the repository root or pass --dir"
+        )
     files = {
         f"{SCHEMA_DIR}/{p.name}": p.read_bytes()
         for p in sorted(schema_dir.iterdir())

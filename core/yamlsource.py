@@ -53,7 +53,7 @@ class Mark:
 
 @dataclass
 class YamlDocument:
-    """A loaded file: its data and the marks of each value (``marks``) and mapping key (``keys``)."""
+    """A loaded file: its data, and the marks of each value (``marks``) and key (``keys``)."""
 
     file: str
     data: Any
@@ -62,9 +62,10 @@ class YamlDocument:
 
     def mark(self, path: YamlPath, *, key: bool = False) -> Mark:
         """The mark of ``path`` (its key when ``key``), else of its nearest known ancestor."""
-        table = self.keys if key else self.marks
-        if path in table:
-            return table[path]
+        if key and path in self.keys:
+            return self.keys[path]
+        if path in self.marks:
+            return self.marks[path]
         while path:
             path = path[:-1]
             if path in self.marks:
@@ -92,11 +93,17 @@ def _decode(file: str, raw: bytes) -> tuple[str | None, Finding | None]:
         return None, Finding(file, line, col, (), msg)
 
 
-def _yaml_error(file: str, exc: yaml.MarkedYAMLError) -> Finding:
+def _yaml_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
-    if "'\\t'" in problem:
+    lines = text.splitlines()
+    indent = (
+        lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip())]
+        if (0 < line <= len(lines))
+        else ""
+    )
+    if "\t" in indent or "'\\t'" in problem:
         problem = "a tab character is used for indentation; YAML indents with spaces only"
     elif exc.context:
         problem = f"{exc.context}, {problem}"
@@ -141,7 +148,9 @@ class _Walker:
         try:
             return _constructor.yaml_constructors[tag](_constructor, node)
         except (ConstructorError, ValueError) as exc:
-            self.problem(node, path, f"invalid value {node.value!r}: {getattr(exc, 'problem', exc)}")
+            self.problem(
+                node, path, f"invalid value {node.value!r}: {getattr(exc, 'problem', exc)}"
+            )
             return None
 
     def mapping(self, node: MappingNode, path: YamlPath) -> dict[str, Any]:
@@ -179,11 +188,13 @@ def load_yaml(file: str, raw: bytes | str) -> tuple[YamlDocument | None, list[Fi
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
-        return None, [_yaml_error(file, exc)]
+        return None, [_yaml_error(file, text, exc)]
     except yaml.YAMLError as exc:  # pragma: no cover - libyaml reader errors carry no mark
         return None, [Finding(file, 1, 1, (), f"YAML error: {exc}")]
     if not nodes or nodes[0] is None:
-        return None, [Finding(file, 1, 1, (), "file is empty; expected a mapping with 'version: 1'")]
+        return None, [
+            Finding(file, 1, 1, (), "file is empty; expected a mapping with 'version: 1'")
+        ]
     findings: list[Finding] = []
     if len(nodes) > 1:
         m = _mark(nodes[1])

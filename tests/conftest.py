@@ -1,0 +1,81 @@
+"""Shared helpers: repositories in temp folders, the real ``stk`` console script, plugins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+EXAMPLE = TESTS / "fixtures" / "example"
+STK = Path(sysconfig.get_path("scripts")) / "stk"
+
+
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Callable[[Mapping[str, str | bytes]], Path]:
+    """Make a repository folder holding the given files (paths relative to its root)."""
+    return lambda files: write_files(tmp_path / "repo", files)
+
+
+def run_stk(
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``stk`` console script for real."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        [str(STK), *args],
+        cwd=cwd,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def test_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Install tests/plugin_pkgs/stk_test_plugin with pip into a folder; put it on PYTHONPATH."""
+    target = tmp_path_factory.mktemp("plugins")
+    source = tmp_path_factory.mktemp("plugin-src") / "stk_test_plugin"
+    subprocess.run(
+        ["cp", "-r", str(TESTS / "plugin_pkgs" / "stk_test_plugin"), str(source)], check=True
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target

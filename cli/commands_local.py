@@ -56,7 +56,10 @@ def validate(*, dir: Path | None = None, json: JsonFlag = False) -> int:
     files = len(snapshot.schema_files) + (snapshot.permissions_file is not None)
     if not result.ok:
         n = len(result.errors)
-        output.notice(f"{n} problem{'s' if n != 1 else ''} found in {files} files under {root}")
+        output.notice(
+            f"{n} problem{'s' if n != 1 else ''} found in {files} file{'s' if files != 1 else ''} "
+            f"under {root}"
+        )
         return 1
     conns = len(result.schema.connections)
     output.line(

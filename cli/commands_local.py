@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 from cyclopts import Parameter
-from rich.table import Table
 
 from santokit.core.plugins import default_plugins
 from santokit.core.validation import find_root, read_snapshot, validate_snapshot
@@ -75,6 +74,8 @@ def plugins(*, json: JsonFlag = False) -> int:
 
     Example: stk plugins --json
     """
+    from rich.table import Table
+
     infos = default_plugins().describe()
     if json:
         output.emit_json(

@@ -44,6 +44,7 @@ class _TableSource:
     data: dict[str, Any]
     connection: str | None
     sound: bool
+    broken: set[YamlPath] = field(default_factory=set)
     broken_columns: set[str] = field(default_factory=set)
     broken_indexes: set[int] = field(default_factory=set)
     id: IdColumn | None = None
@@ -82,8 +83,9 @@ def _suggest(name: str, options: Iterable[str]) -> str:
     return f"; did you mean {hint[0]!r}?" if hint else ""
 
 
-def _under(path: YamlPath, broken: Iterable[YamlPath]) -> bool:
-    return any(b[: len(path)] == path for b in broken)
+def _under(path: YamlPath, broken: set[YamlPath]) -> bool:
+    """True when ``path`` or anything below it has a structural finding."""
+    return bool(broken) and any(b[: len(path)] == path for b in broken)
 
 
 def _item_type(data: Any) -> ItemType:
@@ -128,7 +130,9 @@ class _Builder:
                     and (*path, "columns") not in broken
                     and ((*path, "id") not in broken)
                 )
-                src = _TableSource(name, doc, path, data, conn if conn_ok else None, sound=sound)
+                src = _TableSource(
+                    name, doc, path, data, conn if conn_ok else None, sound=sound, broken=broken
+                )
                 cols = data.get("columns") if isinstance(data.get("columns"), dict) else {}
                 src.broken_columns = {c for c in cols if _under((*path, "columns", c), broken)}
                 idx = data.get("indexes") if isinstance(data.get("indexes"), list) else []
@@ -137,15 +141,12 @@ class _Builder:
                 }
                 self.tables[name] = src
 
-    def broken(self, src: _TableSource) -> set[YamlPath]:
-        return next(b for d, b in self.docs if d is src.doc)
-
     # -- per table ----------------------------------------------------------------------------
     def table_columns(self, src: _TableSource) -> None:
         # A broken part of `id` is already reported: fall back to its default so that the
         # columns can still be checked against the rest.
         idd = src.data.get("id") or {}
-        ok = {k: v for k, v in idd.items() if not _under((*src.path, "id", k), self.broken(src))}
+        ok = {k: v for k, v in idd.items() if not _under((*src.path, "id", k), src.broken)}
         generate = ok.get("generate", "ulid")
         default_type = "bigint" if generate == "auto_increment" else "string"
         id_type = ok.get("type", default_type) if "type" in ok else default_type

@@ -10,16 +10,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+import jsonschema_rs
 
 from santokit.specs import load
 
 from .errors import Finding, YamlPath
 from .identifiers import identifier_problem
 from .yamlsource import YamlDocument
+
+if TYPE_CHECKING:  # jsonschema is imported only when a file is invalid: it costs 30 ms to load
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 _JSON_TYPES = {
     "object": "a mapping",
@@ -34,7 +37,16 @@ _JSON_TYPES = {
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    """The explaining validator: slow, but its errors carry everything a good message needs."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load(name))
+
+
+@cache
+def fast_validator(name: str) -> jsonschema_rs.Validator:
+    """The deciding validator (Rust): a valid file, the common case, costs milliseconds."""
+    return jsonschema_rs.Draft202012Validator(load(name))
 
 
 def _show(value: Any) -> str:
@@ -135,6 +147,8 @@ def _message(error: ValidationError) -> tuple[str, bool]:
 
 def structural_findings(doc: YamlDocument, schema_name: str) -> list[Finding]:
     """Every structural problem of ``doc`` against the named published JSON Schema."""
+    if fast_validator(schema_name).is_valid(doc.data):
+        return []
     found: list[Finding] = []
     for top in validator(schema_name).iter_errors(doc.data):
         for error in _leaves(top):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -131,4 +132,9 @@ def test_context_schema() -> None:
 
 def test_reserved_words_match_the_validator() -> None:
     ident = json.loads((SPECS / "schema-file.schema.json").read_text())["$defs"]["identifier"]
-    assert set(ident["not"]["enum"]) == POSTGRES_RESERVED
+    listed = re.search(r"\(\?!\(\?:([a-z_|]+)\)\$\)", ident["pattern"])
+    assert listed is not None
+    assert set(listed.group(1).split("|")) == POSTGRES_RESERVED
+    for word in POSTGRES_RESERVED:
+        assert not re.search(ident["pattern"], word)
+        assert re.search(ident["pattern"], word + "s")

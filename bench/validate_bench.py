@@ -1,0 +1,120 @@
+"""Benchmark: `stk validate` on a generated 1000-table schema (about 600 KB of YAML).
+
+Prints the median wall time of the real `stk validate` process (start-up included), the in-process
+validation time, and the YAML composition time with libyaml against the pure-Python loader measured
+in the same run. Not a test: it asserts nothing, it reports.
+
+    python bench/validate_bench.py [--tables 1000] [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from santokit.core.validation import read_snapshot, validate_snapshot
+from santokit.core.yamlsource import _Loader
+
+COLUMNS = """\
+      {t}_name: {{ type: string, nullable: false }}
+      email: {{ type: string, unique: true }}
+      age: {{ type: int, default: 0 }}
+      score: {{ type: float }}
+      price: {{ type: decimal, default: '12.50' }}
+      active: {{ type: boolean, nullable: false, default: true }}
+      meta: {{ type: json }}
+      tags: {{ type: array, items: string, nullable: false, default: [] }}
+      created_at: {{ type: timestamp, nullable: false, default: now }}
+      photo: {{ type: file, bucket: media }}
+"""
+
+
+def make_repo(root: Path, tables: int, files: int = 10) -> int:
+    """Write ``tables`` tables over ``files`` files, 500 per connection (the limit); each table
+    references the previous one of its connection."""
+    (root / "schema").mkdir(parents=True)
+    size = 0
+    per_file = tables // files
+    for f in range(files):
+        parts = ["version: 1\ntables:\n"]
+        for i in range(f * per_file, (f + 1) * per_file):
+            conn = f"db{i // 500}"
+            parts.append(f"  t{i:04d}:\n    connection: {conn}\n    id: {{ generate: ulid }}\n")
+            parts.append("    columns:\n" + COLUMNS.format(t=f"t{i:04d}"))
+            if i % 500:
+                parts.append(
+                    f"      parent_id: {{ type: string, references: {{ table: t{i - 1:04d}, "
+                    "onDelete: set_null }}\n"
+                )
+            parts.append(
+                "    indexes:\n      - columns: [email, created_at]\n"
+                "      - { columns: [age], name: " + f"t{i:04d}_by_age }}\n"
+            )
+        text = "".join(parts)
+        size += len(text.encode())
+        (root / "schema" / f"part{f:02d}.yaml").write_text(text)
+    return size
+
+
+def median_seconds(fn, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    stk = shutil.which("stk") or str(Path(sys.executable).parent / "stk")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        size = make_repo(root, args.tables)
+        texts = [p.read_text() for p in sorted((root / "schema").iterdir())]
+
+        def run_cli() -> None:
+            done = subprocess.run(
+                [stk, "validate", "--dir", str(root)], capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"stk validate failed:\n{done.stdout}{done.stderr}")
+
+        def in_process() -> None:
+            result = validate_snapshot(read_snapshot(root))
+            assert result.ok, result.findings[:3]
+
+        def compose(loader: type) -> None:
+            for text in texts:
+                yaml.compose(text, Loader=loader)
+
+        cli = median_seconds(run_cli, args.runs)
+        startup = median_seconds(
+            lambda: subprocess.run([stk, "--version"], capture_output=True, check=True), args.runs
+        )
+        inproc = median_seconds(in_process, args.runs)
+        c_yaml = median_seconds(lambda: compose(_Loader), args.runs)
+        py_yaml = median_seconds(lambda: compose(yaml.SafeLoader), max(3, args.runs // 2))
+
+    print(f"schema: {args.tables} tables, {size / 1024:.0f} KiB in 10 files")
+    print(f"stk validate (process, median of {args.runs}): {cli:.3f} s   goal < 1 s")
+    print(f"  of which interpreter + imports (stk --version): {startup:.3f} s")
+    print(f"validate_snapshot in process:             {inproc:.3f} s")
+    print(f"YAML compose, libyaml (CSafeLoader):      {c_yaml:.3f} s")
+    print(f"YAML compose, pure Python (SafeLoader):   {py_yaml:.3f} s")
+    print(f"libyaml speed-up: {py_yaml / c_yaml:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

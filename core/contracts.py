@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
-from .ir import Schema
+from .changes import Change
+from .ir import ConnectionSchema, Schema
 
 
 @dataclass(frozen=True)
@@ -27,4 +28,39 @@ class LintRule(Protocol):
 
     def lint(self, schema: Schema) -> Iterable[LintIssue]:
         """Every objection to ``schema``; empty when the rule is satisfied."""
+        ...
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a diff rule may look at besides the change: the three states of the connection."""
+
+    connection: str
+    declared: ConnectionSchema
+    actual: ConnectionSchema
+    previous: ConnectionSchema | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A rule's judgement that a change must not be applied automatically.
+
+    ``remedy`` tells the operator what to do by hand; ``{sql}`` in it is replaced by the SQL the
+    engine renders for the change (printed for the operator, never executed by Santokit).
+    """
+
+    classification: Literal["destructive", "unsupported"]
+    code: str
+    reason: str
+    remedy: str = ""
+
+
+@runtime_checkable
+class DiffRule(Protocol):
+    """A rule that may block a planned change."""
+
+    code: str
+
+    def check(self, change: Change, context: RuleContext) -> Verdict | None:
+        """A verdict when ``change`` must be blocked, else None (the change is safe for it)."""
         ...

@@ -94,3 +94,37 @@ class ValidationFailed(SantokitError):
             f"{n} problem{'s' if n != 1 else ''} in the declared files",
             details=[f.to_json() for f in self.findings],
         )
+
+
+class ConnectionFailed(SantokitError):
+    """A customer database could not be reached or refused the login (never holds a password)."""
+
+    code = "CONNECTION_FAILED"
+
+
+class Conflict(SantokitError):
+    """Another operation holds what this one needs (a concurrent apply, a duplicate name)."""
+
+    code = "CONFLICT"
+
+
+class ChangeBlocked(SantokitError):
+    """A plan holds destructive or unsupported changes; ``details`` lists each with its remedy."""
+
+    code = "CHANGE_BLOCKED"
+
+
+class ApplyFailed(SantokitError):
+    """A statement failed during apply; the transaction was rolled back, nothing was applied."""
+
+    code = "CHANGE_BLOCKED"
+
+
+class DriftDetected(SantokitError):
+    code = "DRIFT_DETECTED"
+
+
+class NotConverged(SantokitError):
+    """After applying, the database still differs from the declaration: a Santokit bug."""
+
+    code = "INTERNAL_ERROR"

@@ -2,7 +2,8 @@
 
 Each rule answers one question a reviewer would ask of ``default:``: is this value of the column's
 type, and what single canonical form does it take, so that ``12.50`` declared and ``12.50`` read
-back from the database compare equal.
+back from the database compare equal. Values Postgres cannot store (NUL characters, NaN in JSON)
+are refused here rather than at apply time.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import binascii
 import math
 import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from .ir import Default, ItemType
+from .ir import Default, ItemType, canonical_json
 
 INT_RANGE = (-(2**31), 2**31 - 1)
 BIGINT_RANGE = (-(2**63), 2**63 - 1)
-_DECIMAL_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_DECIMAL_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 class DefaultError(ValueError):
@@ -34,7 +35,7 @@ def _what(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if _is_int(value) or isinstance(value, float):
-        return "a number"
+        return f"the number {value}"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
@@ -42,21 +43,23 @@ def _what(value: Any) -> str:
     return "a mapping" if isinstance(value, dict) else type(value).__name__
 
 
+def _article(type_name: str) -> str:
+    return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
+
+
 def _integer(value: Any, bounds: tuple[int, int], type_name: str) -> int:
     if isinstance(value, str) and type_name == "bigint" and re.fullmatch(r"[+-]?\d+", value):
         value = int(value)
     if not _is_int(value):
         raise DefaultError(
-            f"default of a {type_name} column must be a whole number, not {_what(value)}"
+            f"default of {_article(type_name)} column must be a whole number, not {_what(value)}"
         )
     if not bounds[0] <= value <= bounds[1]:
         raise DefaultError(f"default {value} is out of range for {type_name}")
     return value
 
 
-def _timestamp(value: Any) -> Default:
-    if value == "now":
-        return Default.now()
+def _timestamp(value: Any) -> str:
     if not isinstance(value, str):
         raise DefaultError(
             f"default of a timestamp column must be now or an ISO 8601 string, not {_what(value)}"
@@ -67,102 +70,136 @@ def _timestamp(value: Any) -> Default:
         raise DefaultError(f"default {value!r} is neither now nor an ISO 8601 timestamp") from None
     if parsed.tzinfo is None:
         raise DefaultError(f"default {value!r} has no time zone; add one, e.g. {value}Z")
-    text = parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return Default("literal", text)
+    try:
+        moment = parsed.astimezone(UTC)
+    except OverflowError:
+        raise DefaultError(f"default {value!r} is out of range for a timestamp") from None
+    if moment.year < 1:  # pragma: no cover - astimezone overflows first
+        raise DefaultError(f"default {value!r} is out of range for a timestamp")
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _float(value: Any) -> float:
+    if not (_is_int(value) or isinstance(value, float)):
+        raise DefaultError(f"default of a float column must be a number, not {_what(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise DefaultError("default is out of range for a float") from None
+    if not math.isfinite(number):
+        raise DefaultError("default of a float column must be a finite number")
+    return number + 0.0  # -0.0 becomes 0.0, as Postgres stores it
+
+
+def _decimal(value: Any, written: str | None) -> str:
+    if written is not None:
+        text = written
+    elif _is_int(value):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise DefaultError(
+            f"default of a decimal column must be a number or a numeric string "
+            f"like '12.50', not {_what(value)}"
+        )
+    if not _DECIMAL_RE.fullmatch(text):
+        raise DefaultError(f"default {text!r} is not a decimal number like '12.50'")
+    number = Decimal(text)
+    # Plain notation, no negative zero: the form Postgres's numeric gives back.
+    return format(number.copy_abs() if number.is_zero() else number, "f")
+
+
+def _text(value: Any, type_name: str) -> str:
+    if not isinstance(value, str):
+        raise DefaultError(
+            f"default of {_article(type_name)} column must be a string, not "
+            f"{_what(value)}; quote it"
+        )
+    if "\x00" in value:
+        raise DefaultError("default must not contain a NUL character (Postgres cannot store it)")
+    return value
+
+
+def _bytes(value: Any) -> str:
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        decoded = base64.b64decode(value, validate=True)
+    except (TypeError, binascii.Error):
+        raise DefaultError("default of a bytes column must be a base64 string") from None
+    return base64.b64encode(decoded).decode("ascii")
+
+
+def _json(value: Any) -> Default:
+    try:
+        default = Default.json_value(value)
+    except ValueError:
+        raise DefaultError("default must be valid JSON (no NaN or infinity)") from None
+    if "\\u0000" in canonical_json(value).decode():
+        raise DefaultError("default must not contain a NUL character (Postgres cannot store it)")
+    return default
 
 
 def _item_ok(item: ItemType, value: Any) -> bool:
-    match item.type:
-        case "array":
-            assert item.items is not None
-            return isinstance(value, list) and all(_item_ok(item.items, v) for v in value)
-        case "int" | "bigint":
-            return _is_int(value)
-        case "float":
-            return _is_int(value) or isinstance(value, float)
-        case "decimal":
-            return (
-                _is_int(value)
-                or isinstance(value, float)
-                or (isinstance(value, str) and bool(_DECIMAL_RE.match(value)))
-            )
-        case "boolean":
-            return isinstance(value, bool)
-        case "json":
-            return True
-        case _:
-            return isinstance(value, str)
+    if item.type == "array":
+        assert item.items is not None
+        return isinstance(value, list) and all(_item_ok(item.items, v) for v in value)
+    if item.type == "json":
+        return True
+    try:
+        _scalar(item.type, value, None)
+    except DefaultError:
+        return False
+    return True
 
 
-def normalize_default(type_name: str, items: ItemType | None, value: Any) -> Default | None:
-    """The IR default for ``value`` on a column of ``type_name``; None for no default."""
-    if value is None:
-        return None
-    if value == "now" and type_name not in ("timestamp", "string", "file", "json"):
-        raise DefaultError("default now is only for timestamp columns")
+def _scalar(type_name: str, value: Any, written: str | None) -> str | int | float | bool:
     match type_name:
         case "timestamp":
             return _timestamp(value)
         case "string" | "file":
-            if not isinstance(value, str):
-                raise DefaultError(
-                    f"default of a {type_name} column must be a string, not "
-                    f"{_what(value)}; quote it"
-                )
-            return Default("literal", value)
+            return _text(value, type_name)
         case "int":
-            return Default("literal", _integer(value, INT_RANGE, "int"))
+            return _integer(value, INT_RANGE, "int")
         case "bigint":
-            return Default("literal", _integer(value, BIGINT_RANGE, "bigint"))
+            return str(_integer(value, BIGINT_RANGE, "bigint"))  # JSON form of bigint: a string
         case "float":
-            if not (_is_int(value) or isinstance(value, float)):
-                raise DefaultError(
-                    f"default of a float column must be a number, not {_what(value)}"
-                )
-            if not math.isfinite(value):
-                raise DefaultError("default of a float column must be a finite number")
-            return Default("literal", float(value))
+            return _float(value)
         case "decimal":
-            text = str(value) if (_is_int(value) or isinstance(value, float)) else value
-            if isinstance(text, str) and not _DECIMAL_RE.match(text):
-                raise DefaultError(f"default {text!r} is not a decimal number like '12.50'")
-            if not isinstance(text, str):
-                raise DefaultError(
-                    f"default of a decimal column must be a number or a numeric "
-                    f"string like '12.50', not {_what(value)}"
-                )
-            try:
-                return Default("literal", str(Decimal(text)))
-            except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
-                raise DefaultError(f"default {value!r} is not a decimal number") from None
+            return _decimal(value, written)
         case "boolean":
             if not isinstance(value, bool):
                 raise DefaultError(
                     f"default of a boolean column must be true or false, not {_what(value)}"
                 )
-            return Default("literal", value)
+            return value
         case "bytes":
-            try:
-                if not isinstance(value, str):
-                    raise TypeError
-                decoded = base64.b64decode(value, validate=True)
-            except (TypeError, binascii.Error):
-                raise DefaultError("default of a bytes column must be a base64 string") from None
-            return Default("literal", base64.b64encode(decoded).decode("ascii"))
-        case "array":
-            assert items is not None
-            if not _item_ok(ItemType("array", items), value):
-                raise DefaultError(
-                    f"default of an array column must be a list of {_item_name(items)}"
-                )
-            return Default.json_value(value)
-        case "json":
-            if isinstance(value, float) and not math.isfinite(value):
-                raise DefaultError(
-                    "default of a json column must be valid JSON (no NaN or infinity)"
-                )
-            return Default.json_value(value)
+            return _bytes(value)
     raise DefaultError(f"unknown type {type_name!r}")  # pragma: no cover
+
+
+def normalize_default(
+    type_name: str, items: ItemType | None, value: Any, *, written: str | None = None
+) -> Default | None:
+    """The IR default for ``value`` on a column of ``type_name``; None for no default.
+
+    ``written`` is the YAML text of a float value, so a decimal keeps every digit written.
+    """
+    if value is None:
+        return None
+    if type_name == "timestamp" and value == "now":
+        return Default.now()
+    if value == "now" and type_name not in ("string", "file", "json"):
+        raise DefaultError("default now is only for timestamp columns")
+    if type_name == "json":
+        return _json(value)
+    if type_name == "array":
+        assert items is not None
+        if not _item_ok(ItemType("array", items), value):
+            raise DefaultError(f"default of an array column must be a list of {_item_name(items)}")
+        return _json(value)
+    return Default("literal", _scalar(type_name, value, written))
 
 
 def _item_name(item: ItemType) -> str:

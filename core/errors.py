@@ -6,6 +6,8 @@ problem: it collects findings and reports them together, so these are plain valu
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -13,6 +15,7 @@ from typing import Literal
 Severity = Literal["error", "warning"]
 PathPart = str | int
 YamlPath = tuple[PathPart, ...]
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 
 
 def format_path(path: Sequence[PathPart]) -> str:
@@ -21,6 +24,8 @@ def format_path(path: Sequence[PathPart]) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):
+            out += f"[{json.dumps(part)}]"  # a key with odd characters stays unambiguous
         else:
             out += f".{part}" if out else part
     return out or "(root)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 MAX_IDENTIFIER_BYTES = 63
-IDENTIFIER_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]*")
 RESERVED_PREFIX = "stk_"
 
 # PostgreSQL keywords that cannot name a table or column unquoted: the categories "reserved" and
@@ -35,7 +35,7 @@ def identifier_problem(name: object) -> str | None:
         return "must be a name (a string)"
     if not name:
         return "must not be empty"
-    if not IDENTIFIER_RE.match(name):
+    if not IDENTIFIER_RE.fullmatch(name):
         return (
             f"{name!r} is not a valid name: use lowercase letters, digits and '_', "
             "starting with a letter or '_'"

@@ -47,6 +47,9 @@ class _TableSource:
     broken: set[YamlPath] = field(default_factory=set)
     broken_columns: set[str] = field(default_factory=set)
     broken_indexes: set[int] = field(default_factory=set)
+    bad_defaults: set[str] = field(default_factory=set)
+    index_at: list[tuple[int, Index]] = field(default_factory=list)
+    id_broken: bool = False
     id: IdColumn | None = None
     columns: dict[str, Column] = field(default_factory=dict)
 
@@ -124,11 +127,12 @@ class _Builder:
                     data = {}
                 conn = data.get("connection")
                 conn_ok = isinstance(conn, str) and not _under((*path, "connection"), broken)
+                # A table is checked as far as its structure allows; without a valid connection
+                # it is left out of the IR and of cross-connection checks only.
                 sound = (
                     path not in broken
-                    and conn_ok
                     and (*path, "columns") not in broken
-                    and ((*path, "id") not in broken)
+                    and (*path, "id") not in broken
                 )
                 src = _TableSource(
                     name, doc, path, data, conn if conn_ok else None, sound=sound, broken=broken
@@ -151,6 +155,7 @@ class _Builder:
         default_type = "bigint" if generate == "auto_increment" else "string"
         id_type = ok.get("type", default_type) if "type" in ok else default_type
         src.id = IdColumn(ok.get("name", "id"), generate, id_type)
+        src.id_broken = len(ok) != len(idd)
         for name, col in (src.data.get("columns") or {}).items():
             if name in src.broken_columns:
                 continue
@@ -168,10 +173,12 @@ class _Builder:
                 )
                 continue
             items = _item_type(col["items"]) if "items" in col else None
+            written = src.doc.float_text.get((*src.path, "columns", name, "default"))
             try:
-                default = normalize_default(col["type"], items, col.get("default"))
+                default = normalize_default(col["type"], items, col.get("default"), written=written)
             except ValueError as exc:
                 self.findings.append(src.at("columns", name, "default", message=str(exc)))
+                src.bad_defaults.add(name)
                 default = None
             file = (
                 FileSpec(col["bucket"], col.get("onDelete", "preserve"))
@@ -221,7 +228,7 @@ class _Builder:
                     )
                 )
                 continue
-            if target.connection and target.connection != src.connection:
+            if target.connection and src.connection and target.connection != src.connection:
                 self.findings.append(
                     src.at(
                         *at,
@@ -237,6 +244,8 @@ class _Builder:
             if not target.sound or target.id is None:
                 continue
             ref_col = ref.get("column", target.id.name)
+            if ref_col == target.id.name and target.id_broken:
+                continue  # the target's id is already reported
             if ref_col != target.id.name:
                 tcol = target.columns.get(ref_col)
                 if tcol is None:
@@ -293,7 +302,11 @@ class _Builder:
                             ),
                         )
                     )
-                if action == "set_default" and src.columns[name].default is None:
+                if (
+                    action == "set_default"
+                    and src.columns[name].default is None
+                    and name not in src.bad_defaults
+                ):
                     ok = False
                     self.findings.append(
                         src.at(
@@ -369,45 +382,55 @@ class _Builder:
             unique = idx.get("unique", False)
             name = idx.get("name") or naming.index_name(src.name, cols, unique=unique)
             out.append(Index(name, cols, unique))
+            src.index_at.append((i, out[-1]))
         return out
 
     # -- across tables ------------------------------------------------------------------------
     def relation_names(self, conn: str, tables: list[tuple[_TableSource, Table]]) -> None:
         """PostgreSQL keeps tables and indexes (pkey and unique ones too) in one namespace."""
-        owners: dict[str, str] = {}
+        owners: dict[str, tuple[str, object]] = {}
 
-        def claim(name: str, what: str, src: _TableSource, rel: YamlPath) -> None:
-            if name in owners and owners[name] != what:
+        def claim(name: str, what: str, owner: object, src: _TableSource, rel: YamlPath) -> None:
+            if name in owners and owners[name][1] != owner:
                 self.findings.append(
                     src.at(
                         *rel,
                         key=not rel,
                         message=(
                             f"the {what} would be named {name!r}, which is already the name of the "
-                            f"{owners[name]} on connection {conn!r}; name one of them explicitly"
+                            f"{owners[name][0]} on connection {conn!r}; name one of them explicitly"
                         ),
                     )
                 )
-            owners.setdefault(name, what)
+            owners.setdefault(name, (what, owner))
 
         for src, table in tables:
-            claim(table.name, f"table {table.name!r}", src, ())
+            claim(table.name, f"table {table.name!r}", ("table", table.name), src, ())
         for src, table in tables:
-            claim(naming.primary_key_name(table.name), f"primary key of {table.name!r}", src, ())
+            claim(
+                naming.primary_key_name(table.name),
+                f"primary key of {table.name!r}",
+                ("pkey", table.name),
+                src,
+                (),
+            )
             for col in table.columns:
                 if col.unique:
                     claim(
                         naming.unique_name(table.name, col.name),
                         f"unique constraint of {table.name}.{col.name}",
+                        ("unique", table.name, col.name),
                         src,
                         ("columns", col.name, "unique"),
                     )
-            for i, idx in enumerate(src.data.get("indexes") or []):
-                match = next((x for x in table.indexes if x.columns == tuple(idx["columns"])), None)
-                if match is not None and i not in src.broken_indexes:
-                    claim(
-                        match.name, f"index {match.name!r} of {table.name!r}", src, ("indexes", i)
-                    )
+            for i, idx in src.index_at:
+                claim(
+                    idx.name,
+                    f"index {idx.name!r} of {table.name!r}",
+                    ("index", table.name, i),
+                    src,
+                    ("indexes", i),
+                )
 
     def build(self) -> Schema:
         self.collect()
@@ -417,7 +440,6 @@ class _Builder:
             self.table_columns(src)
         for src in sound:
             assert src.id is not None
-            assert src.connection is not None
             table = Table(
                 src.name,
                 src.id,
@@ -425,7 +447,8 @@ class _Builder:
                 tuple(self.indexes(src)),
                 tuple(self.foreign_keys(src)),
             )
-            built.setdefault(src.connection, []).append((src, table))
+            if src.connection is not None:
+                built.setdefault(src.connection, []).append((src, table))
         for conn, tables in sorted(built.items()):
             self.relation_names(conn, tables)
             if len(tables) > MAX_TABLES_PER_CONNECTION:

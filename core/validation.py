@@ -119,7 +119,9 @@ def _validate(snapshot: Snapshot, rules: Iterable[object]) -> ValidationResult:
             continue
         structural = structural_findings(doc, SCHEMA_FILE)
         findings += structural
-        parsed.append((doc, {f.path for f in structural} | {f.path for f in problems}))
+        # YAML-level problems (a bad key, a duplicate) already dropped the entry they concern:
+        # only structural findings make a part unusable for the cross-field rules.
+        parsed.append((doc, {f.path for f in structural}))
     schema, semantic, sources = build_schema(parsed)
     findings += semantic
     if snapshot.permissions_file is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -47,6 +46,10 @@ json_values = st.recursive(
     max_leaves=6,
 )
 
+iso_moments = st.datetimes(timezones=st.just(UTC), min_value=datetime(1970, 1, 2)).map(
+    lambda d: d.isoformat().replace("+00:00", "Z")
+)
+
 
 def item_types(depth: int = 0) -> st.SearchStrategy[ItemType]:
     scalar = st.sampled_from(SCALAR_ITEM_TYPES).map(ItemType)
@@ -70,6 +73,10 @@ def item_values(item: ItemType) -> st.SearchStrategy[Any]:
             return st.booleans()
         case "json":
             return json_values
+        case "timestamp":
+            return iso_moments
+        case "bytes":
+            return st.binary(max_size=8).map(lambda b: base64.b64encode(b).decode())
         case _:
             return text
 
@@ -79,20 +86,22 @@ def defaults(type_name: str, items: ItemType | None) -> st.SearchStrategy[Defaul
     literal: st.SearchStrategy[Any]
     match type_name:
         case "timestamp":
-            moments = st.datetimes(timezones=st.just(UTC), min_value=datetime(1970, 1, 2))
-            iso = moments.map(lambda d: d.isoformat().replace("+00:00", "Z"))
-            return st.none() | st.just(Default.now()) | iso.map(lambda v: Default("literal", v))
+            return (
+                st.none()
+                | st.just(Default.now())
+                | iso_moments.map(lambda v: Default("literal", v))
+            )
         case "string" | "file":
             literal = text
         case "int":
             literal = st.integers(-(2**31), 2**31 - 1)
         case "bigint":
-            literal = st.integers(-(2**63), 2**63 - 1)
+            literal = st.integers(-(2**63), 2**63 - 1).map(str)  # bigint's JSON form
         case "float":
-            literal = st.floats(allow_nan=False, allow_infinity=False)
+            literal = st.floats(allow_nan=False, allow_infinity=False).map(lambda f: f + 0.0)
         case "decimal":
             literal = st.decimals(allow_nan=False, allow_infinity=False, places=3).map(
-                lambda d: str(Decimal(str(d)))
+                lambda d: str(d.copy_abs() if d.is_zero() else d)
             )
         case "boolean":
             literal = st.booleans()

@@ -132,7 +132,7 @@ def test_context_schema() -> None:
 
 def test_reserved_words_match_the_validator() -> None:
     ident = json.loads((SPECS / "schema-file.schema.json").read_text())["$defs"]["identifier"]
-    listed = re.search(r"\(\?!\(\?:([a-z_|]+)\)\$\)", ident["pattern"])
+    listed = re.search(r"\(\?!\(\?:([a-z_|]+)\)", ident["pattern"])
     assert listed is not None
     assert set(listed.group(1).split("|")) == POSTGRES_RESERVED
     for word in POSTGRES_RESERVED:

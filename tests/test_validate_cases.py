@@ -124,7 +124,7 @@ CASES = [
         "non-name-key",
         {"schema/a.yaml": table("      1: { type: string }  # <\n")},
         "tables.users.columns",
-        "key '1' must be a name",
+        "key '1' is not a name",
     ),
     # --- structure (the JSON Schema) ----------------------------------------------------------
     Case(
@@ -358,7 +358,7 @@ CASES = [
         "number-default-on-string",
         {"schema/a.yaml": table("      a: { type: string, default: 5 }  # <\n")},
         "tables.users.columns.a.default",
-        "must be a string, not a number; quote it",
+        "must be a string, not the number 5; quote it",
     ),
     Case(
         "bool-default-wrong",

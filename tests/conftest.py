@@ -79,3 +79,6 @@ def test_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return target
+
+
+pytest_plugins = ["tests.pg"]

@@ -7,6 +7,7 @@ As root it runs the server as the unprivileged ``pgserver`` user, since Postgres
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import shutil
@@ -15,7 +16,17 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pgserver._commands import POSTGRES_BIN_PATH
+
+def _bin_path() -> Path:
+    """pgserver's bundled binaries, found without importing pgserver (its import has side
+    effects we do not need: runtime-dir lookups and warnings)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the pgserver package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+POSTGRES_BIN_PATH = _bin_path()
 
 SYSTEM_USER = "pgserver"
 

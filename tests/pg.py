@@ -1,0 +1,72 @@
+"""Real PostgreSQL for the tests: an embedded server per test worker, or STK_TEST_DATABASE_URL.
+
+Every test gets a database of its own; hypothesis examples get a schema of their own inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from santokit.plugins.postgres.embedded import POSTGRES_BIN_PATH, EmbeddedPostgres
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A superuser URL on a server this test session may create databases on."""
+    given = os.environ.get("STK_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg")).start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database(pg_admin_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty database, dropped after the test."""
+    name = f"stk_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield with_database(pg_admin_url, name)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def execute(url: str, *statements: str, params: Any = None) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for sql in statements:
+            conn.execute(sql.encode() if params is None else sql, params)
+
+
+def rows(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def schema_dump(url: str) -> str:
+    """``pg_dump --schema-only``: the whole catalog of user objects, as text."""
+    done = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_dump"), "--schema-only", "--no-owner", "--no-privileges", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return "\n".join(ln for ln in done.stdout.splitlines() if not ln.startswith("--"))

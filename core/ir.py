@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 LOGICAL_TYPES = (
@@ -46,6 +47,26 @@ def digest(value: Json) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(value)).hexdigest()
 
 
+def _plain_numbers(value: Json) -> Json:
+    """JSON numbers as a JSON database keeps them: ``1e+16`` is the integer it denotes.
+
+    Python writes large floats in exponent form; Postgres's jsonb (like most JSON stores) keeps
+    numbers as exact decimals, so ``1e+16`` comes back as ``10000000000000000``. Normalising here
+    makes a declared default and the stored one compare equal.
+    """
+    if isinstance(value, float):
+        value += 0.0  # no negative zero in a decimal store
+        if "e" in repr(value):
+            exact = Decimal(repr(value))
+            return int(exact) if exact.as_tuple().exponent >= 0 else value  # type: ignore[operator]
+        return value
+    if isinstance(value, list):
+        return [_plain_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    return value
+
+
 @dataclass(frozen=True)
 class ItemType:
     """The element type of an array column; ``items`` is set only for a nested array."""
@@ -74,7 +95,7 @@ class Default:
 
     @classmethod
     def json_value(cls, value: Json) -> Default:
-        return cls("json", canonical_json(value).decode("utf-8"))
+        return cls("json", canonical_json(_plain_numbers(value)).decode("utf-8"))
 
     def to_json(self) -> Json:
         if self.kind == "now":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -58,8 +59,10 @@ def test_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Install tests/plugin_pkgs/stk_test_plugin with pip into a folder; put it on PYTHONPATH."""
     target = tmp_path_factory.mktemp("plugins")
     source = tmp_path_factory.mktemp("plugin-src") / "stk_test_plugin"
-    subprocess.run(
-        ["cp", "-r", str(TESTS / "plugin_pkgs" / "stk_test_plugin"), str(source)], check=True
+    shutil.copytree(
+        TESTS / "plugin_pkgs" / "stk_test_plugin",
+        source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
     )
     subprocess.run(
         [

@@ -45,6 +45,8 @@ def _reason(message: str) -> str:
         return "unknown host"
     if "timeout expired" in text or "timed out" in text:
         return f"timed out after {CONNECT_TIMEOUT_S} s"
+    if "connection option" in text or "invalid connection" in text:
+        return "the database URL is malformed"
     if m := re.search(r'role "([^"]+)" does not exist', message):
         return f'role "{m.group(1)}" does not exist'
     return "the server refused the connection"

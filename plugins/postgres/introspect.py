@@ -120,12 +120,14 @@ def parse_default(expr: str | None, type_name: str) -> Default | None:
     match type_name:
         case "string" | "file":
             return Default("literal", text)
-        case "int" | "bigint":
+        case "int":
             return Default("literal", int(text))
+        case "bigint":
+            return Default("literal", str(int(text)))  # bigint's JSON form, as the IR keeps it
         case "float":
-            return Default("literal", float(text))
+            return Default("literal", float(text) + 0.0)
         case "decimal":
-            return Default("literal", str(Decimal(text)))
+            return Default("literal", format(Decimal(text), "f"))
         case "boolean":
             return Default("literal", text == "true")
         case "timestamp":

@@ -334,3 +334,41 @@ tables:
     ]
     assert all(len(n) <= 63 for n in names)
     assert len(names) == len(set(names)) == 6
+
+
+def test_connection_dropped_mid_apply_leaves_nothing(database) -> None:
+    applied = declare(USERS)
+    ENGINE.apply(database, applied, None, RULES)
+    declared = declare(
+        USERS.replace("      age:", "      bio: { type: string }\n      age:")
+        + "  extra:\n    connection: main\n"
+    )
+    before = schema_dump(database)
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            ENGINE.apply(database, declared, applied, RULES, lock_timeout="20s")
+        except Exception as exc:
+            errors.append(exc)
+
+    with psycopg.connect(database) as holder:
+        holder.execute("lock table users in access share mode")
+        worker = threading.Thread(target=run)
+        worker.start()
+        for _ in range(100):  # wait until the apply is blocked on the lock, mid-transaction
+            waiting = rows(
+                database,
+                "select pid from pg_stat_activity where application_name = "
+                "'santokit' and wait_event_type = 'Lock'",
+            )
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting
+        execute(database, f"select pg_terminate_backend({waiting[0][0]})")
+        worker.join(10)
+    assert len(errors) == 1
+    assert isinstance(errors[0], ApplyFailed), repr(errors[0])
+    assert "nothing was applied" in errors[0].message
+    assert schema_dump(database) == before  # the table created first was rolled back too

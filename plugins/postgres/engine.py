@@ -16,6 +16,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from santokit.core.changes import Change
+from santokit.core.compat import incompatibilities
 from santokit.core.contracts import RuleContext
 from santokit.core.drift import DriftItem, drift_items
 from santokit.core.errors import ApplyFailed, ChangeBlocked, Conflict, NotConverged
@@ -195,6 +196,16 @@ class PostgresEngine:
                 f"statement {i} of {n} on connection {connection} failed: {reason}{detail}; "
                 f"nothing was applied: {planned.sql}"
             ) from None
+
+    def compatibility(
+        self, url: str, release: ConnectionSchema, *, schema: str = "public"
+    ) -> list[str]:
+        """Why this database cannot serve ``release`` (empty when it can): the promote gate."""
+        with connect(url, autocommit=True) as conn:
+            actual = introspect(
+                conn, schema, [t.name for t in release.tables], release, release.name
+            )
+        return incompatibilities(release, actual)
 
     def drift(
         self,

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 
 LOGICAL_TYPES = (
@@ -222,8 +223,12 @@ class Table:
         object.__setattr__(self, "indexes", _by_name(self.indexes))
         object.__setattr__(self, "foreign_keys", _by_name(self.foreign_keys))
 
+    @cached_property
+    def _columns_by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in self.columns}
+
     def column(self, name: str) -> Column | None:
-        return next((c for c in self.columns if c.name == name), None)
+        return self._columns_by_name.get(name)
 
     def to_json(self) -> Json:
         return {
@@ -267,8 +272,17 @@ class ConnectionSchema:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", _by_name(self.tables))
 
+    @cached_property
+    def _tables_by_name(self) -> dict[str, Table]:
+        return {t.name: t for t in self.tables}
+
     def table(self, name: str) -> Table | None:
-        return next((t for t in self.tables if t.name == name), None)
+        return self._tables_by_name.get(name)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The digest of this connection's tables (cached: IR values never change)."""
+        return digest(self.to_json())
 
     def to_json(self) -> Json:
         return {"tables": {t.name: t.to_json() for t in self.tables}}

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from .changes import Change
 from .contracts import DiffRule, RuleContext, Verdict
 from .diff import diff_connection
-from .ir import digest
+from .ir import ConnectionSchema
 
 Classification = Literal["safe", "destructive", "unsupported"]
 _SEVERITY = {"safe": 0, "destructive": 1, "unsupported": 2}
@@ -48,8 +48,18 @@ class PlannedChange:
 class ConnectionPlan:
     connection: str
     changes: tuple[PlannedChange, ...] = ()
-    declared_digest: str = ""
-    actual_digest: str = ""
+    declared: ConnectionSchema | None = None
+    actual: ConnectionSchema | None = None
+
+    @property
+    def declared_digest(self) -> str:
+        """Fingerprint of the declared IR (computed on demand: only --json shows it)."""
+        return self.declared.fingerprint if self.declared else ""
+
+    @property
+    def actual_digest(self) -> str:
+        """Fingerprint of the introspected database state the plan was made from."""
+        return self.actual.fingerprint if self.actual else ""
 
     @property
     def blocked(self) -> list[PlannedChange]:
@@ -129,6 +139,6 @@ def make_plan(
     return ConnectionPlan(
         context.connection,
         classify(changes, context, rules, render),
-        declared_digest=digest(context.declared.to_json()),
-        actual_digest=digest(context.actual.to_json()),
+        declared=context.declared,
+        actual=context.actual,
     )

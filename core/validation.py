@@ -6,9 +6,7 @@ same code on the same bytes, so an operator never sees a file pass locally and f
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from santokit.specs import PERMISSIONS_FILE, SCHEMA_FILE
 from .contracts import LintRule
 from .errors import Finding, UsageError, YamlPath, errors_only
 from .ir import Schema
+from .perf import gc_paused
 from .schemaload import SchemaSources, build_schema
 from .structure import structural_findings
 from .yamlsource import load_yaml
@@ -87,25 +86,12 @@ def _lint(schema: Schema, sources: SchemaSources, rules: Iterable[object]) -> li
     return found
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Loading builds ~100 objects per table, none cyclic: the cycle collector would otherwise
-    run dozens of times over a large schema for nothing (measured: 40% of validation time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def validate_snapshot(snapshot: Snapshot, rules: Iterable[object] = ()) -> ValidationResult:
     """Every finding of the snapshot, and the IR of its schema (complete only when ``ok``).
 
     ``rules`` are diff rules from plugins; those with ``lint`` may reject the declared schema.
     """
-    with _gc_paused():
+    with gc_paused():
         return _validate(snapshot, rules)
 
 

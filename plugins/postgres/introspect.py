@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -28,6 +29,7 @@ from santokit.core.ir import (
     Index,
     Table,
 )
+from santokit.core.perf import gc_paused
 
 COLUMNS_SQL = """
 select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
@@ -110,6 +112,7 @@ def _literal_text(expr: str) -> str:
     raise UnknownDefault(expr)
 
 
+@lru_cache(maxsize=4096)
 def parse_default(expr: str | None, type_name: str) -> Default | None:
     """The IR default for a stored default expression of a column of logical ``type_name``."""
     if expr is None:
@@ -194,11 +197,11 @@ def introspect(
     """Read the named tables of ``schema`` (those that exist) into a ConnectionSchema."""
     names = sorted(set(tables))
     params = {"schema": schema, "tables": names}
-    with conn.cursor() as cur:
+    with gc_paused(), conn.cursor() as cur:
         cols = cur.execute(COLUMNS_SQL, params).fetchall()
         cons = cur.execute(CONSTRAINTS_SQL, params).fetchall()
         idxs = cur.execute(INDEXES_SQL, params).fetchall()
-    return _assemble(cols, cons, idxs, schema, hint, connection_name)
+        return _assemble(cols, cons, idxs, schema, hint, connection_name)
 
 
 def _assemble(

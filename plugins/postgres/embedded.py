@@ -99,6 +99,8 @@ class EmbeddedPostgres:
         if _as_root():
             _ensure_system_user()
             self._run_as = {"user": SYSTEM_USER}
+            # the server user must reach the binaries, wherever the virtualenv lives
+            _open_path(POSTGRES_BIN_PATH)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not (pgdata / "PG_VERSION").exists():
             if _as_root():

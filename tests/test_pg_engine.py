@@ -372,3 +372,32 @@ def test_connection_dropped_mid_apply_leaves_nothing(database) -> None:
     assert isinstance(errors[0], ApplyFailed), repr(errors[0])
     assert "nothing was applied" in errors[0].message
     assert schema_dump(database) == before  # the table created first was rolled back too
+
+
+class CountingCursor(psycopg.Cursor):
+    """A real cursor that counts the statements sent through it."""
+
+    statements = 0
+
+    def execute(self, query, params=None, **kw):  # type: ignore[override]
+        CountingCursor.statements += 1
+        return super().execute(query, params, **kw)
+
+
+@pytest.mark.parametrize("tables", [1, 60])
+def test_introspection_is_a_fixed_number_of_queries(database, tables: int) -> None:
+    from santokit.plugins.postgres.introspect import introspect
+
+    text = "version: 1\ntables:\n" + "".join(
+        f"  t{i}:\n    connection: main\n    columns:\n      a: {{ type: string, unique: true }}\n"
+        f"      p: {{ type: string, references: {{ table: t0 }} }}\n"
+        f"    indexes:\n      - columns: [p]\n"
+        for i in range(tables)
+    )
+    declared = declare(text)
+    ENGINE.apply(database, declared, None, RULES)
+    with psycopg.connect(database, autocommit=True, cursor_factory=CountingCursor) as conn:
+        CountingCursor.statements = 0
+        actual = introspect(conn, "public", [t.name for t in declared.tables], declared, "main")
+        assert CountingCursor.statements == 3
+    assert actual == declared

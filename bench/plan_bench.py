@@ -16,15 +16,13 @@ Not a test: it prints medians and ratios and asserts nothing.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from _timing import median_seconds
 
 from santokit.core.ir import Column, ConnectionSchema, Default, ForeignKey, Index, Table
 from santokit.plugins.diffrules import RULES
@@ -79,15 +77,6 @@ def app_schema(n: int, extra_column: bool = False) -> ConnectionSchema:
     return ConnectionSchema("main", tuple(tables))
 
 
-def median(fn: Callable[[], object], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def migra_python() -> Path | None:
     python = MIGRA_VENV / "bin" / "python"
     if not python.exists():
@@ -126,12 +115,14 @@ def main() -> None:
                     conn.execute(f"create database {b} template {a}".encode())
                 url = f"{base}/{a}"
                 names = [t.name for t in declared.tables]
-                noop = median(lambda url=url, d=declared: engine.plan(url, d, d, RULES), args.runs)
+                noop = median_seconds(
+                    lambda url=url, d=declared: engine.plan(url, d, d, RULES), args.runs
+                )
                 plan = engine.plan(url, declared, declared, RULES)
                 assert plan.is_empty, plan.summary()
                 wider = app_schema(n, extra_column=True)
                 assert len(engine.plan(url, wider, declared, RULES).changes) == n
-                added = median(
+                added = median_seconds(
                     lambda url=url, w=wider, d=declared: engine.plan(url, w, d, RULES), args.runs
                 )
 
@@ -144,7 +135,7 @@ def main() -> None:
                         for sql in QUERIES:
                             conn.execute(sql, params).fetchall()
 
-                floor = median(floor_queries, args.runs)
+                floor = median_seconds(floor_queries, args.runs)
                 print(f"N={n} tables (median of {args.runs})")
                 print(f"  (a) santokit no-op plan:              {noop * 1000:8.1f} ms")
                 print(f"  (b) santokit plan, +1 column each:    {added * 1000:8.1f} ms")

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
+from _timing import median_seconds
 
 from santokit.core.validation import read_snapshot, validate_snapshot
 from santokit.core.yamlsource import _Loader
@@ -62,15 +61,6 @@ def make_repo(root: Path, tables: int, files: int = 10) -> int:
         size += len(text.encode())
         (root / "schema" / f"part{f:02d}.yaml").write_text(text)
     return size
-
-
-def median_seconds(fn, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def main() -> None:

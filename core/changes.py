@@ -143,40 +143,38 @@ class ChangeId(Change):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CreateIndex(Change):
+class IndexChange(Change):
+    index: Index
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.index.name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateIndex(IndexChange):
     kind: ClassVar[str] = "create_index"
-    index: Index
-
-    @property
-    def target(self) -> str:
-        return f"{self.table}.{self.index.name}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class DropIndex(Change):
+class DropIndex(IndexChange):
     kind: ClassVar[str] = "drop_index"
-    index: Index
-
-    @property
-    def target(self) -> str:
-        return f"{self.table}.{self.index.name}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddForeignKey(Change):
+class ForeignKeyChange(Change):
+    fk: ForeignKey
+
+    @property
+    def target(self) -> str:
+        return f"{self.table}.{self.fk.column}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddForeignKey(ForeignKeyChange):
     kind: ClassVar[str] = "add_foreign_key"
-    fk: ForeignKey
-
-    @property
-    def target(self) -> str:
-        return f"{self.table}.{self.fk.column}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class DropForeignKey(Change):
+class DropForeignKey(ForeignKeyChange):
     kind: ClassVar[str] = "drop_foreign_key"
-    fk: ForeignKey
-
-    @property
-    def target(self) -> str:
-        return f"{self.table}.{self.fk.column}"

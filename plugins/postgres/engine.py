@@ -201,10 +201,7 @@ class PostgresEngine:
         self, url: str, release: ConnectionSchema, *, schema: str = "public"
     ) -> list[str]:
         """Why this database cannot serve ``release`` (empty when it can): the promote gate."""
-        with connect(url, autocommit=True) as conn:
-            actual = introspect(
-                conn, schema, [t.name for t in release.tables], release, release.name
-            )
+        actual = self.introspect(url, [t.name for t in release.tables], release, schema=schema)
         return incompatibilities(release, actual)
 
     def drift(
@@ -216,8 +213,5 @@ class PostgresEngine:
         schema: str = "public",
     ) -> list[DriftItem]:
         """Objects whose live state differs from both what was applied and what is declared."""
-        with connect(url, autocommit=True) as conn:
-            actual = introspect(
-                conn, schema, [t.name for t in applied.tables], applied, applied.name
-            )
+        actual = self.introspect(url, [t.name for t in applied.tables], applied, schema=schema)
         return drift_items(applied, actual, declared)

@@ -10,7 +10,8 @@ from cyclopts import App
 from santokit.core import __version__
 from santokit.core.errors import SantokitError, UsageError
 
-from . import commands_local, output
+from . import commands_hub, commands_local, commands_server, output
+from .client import HubError, HubUnreachable
 
 app = App(
     name="stk",
@@ -19,6 +20,16 @@ app = App(
 )
 app.command(commands_local.validate)
 app.command(commands_local.plugins)
+for _command in (commands_hub.login, commands_hub.logout, commands_hub.whoami, commands_hub.apply):
+    app.command(_command)
+for _sub in (
+    commands_hub.context_app,
+    commands_hub.project_app,
+    commands_hub.env_app,
+    commands_hub.connections_app,
+    commands_server.hub_app,
+):
+    app.command(_sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         output.error(exc.message)
         return 2
+    except (HubError, HubUnreachable) as exc:
+        output.error(exc.message)
+        return 1
     except SantokitError as exc:
         output.error(exc.message)
         return 1

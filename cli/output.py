@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -31,3 +33,13 @@ def error(text: str) -> None:
 def emit_json(document: Any) -> None:
     """The one JSON document of a ``--json`` run."""
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def progress(text: str) -> Iterator[None]:
+    """A spinner on stderr while something runs, only on a terminal."""
+    if err.is_terminal:
+        with err.status(text):
+            yield
+    else:
+        yield

@@ -1,0 +1,412 @@
+"""Commands that talk to the Hub: login, context, project, env, connections, apply."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+from cyclopts import App, Parameter
+
+from santokit.core.errors import UsageError, ValidationFailed
+from santokit.core.validation import find_root, read_snapshot, validate_snapshot
+
+from . import context as ctx
+from . import credentials, output
+from .client import HubClient, HubError
+from .commands_local import JsonFlag
+
+Opt = Annotated[str | None, Parameter(help="overrides STK_* and .stk/context.json")]
+
+
+def _cwd() -> Path:
+    return Path.cwd()
+
+
+def _client(hub: str | None) -> HubClient:
+    return HubClient(ctx.resolve("hub", hub, _cwd()))
+
+
+def _target(project: str | None, env: str | None) -> tuple[str, str]:
+    return ctx.resolve("project", project, _cwd()), ctx.resolve("env", env, _cwd())
+
+
+def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    from rich.table import Table
+
+    table = Table(*columns, box=None)
+    for row in rows:
+        table.add_row(*[str(row.get(c, "") if row.get(c) is not None else "-") for c in columns])
+    output.out.print(table)
+
+
+# -- auth ---------------------------------------------------------------------------------------
+def login(*, email: str | None = None, password_stdin: bool = False, hub: Opt = None) -> int:
+    """Log in to the Hub; the token is kept in your user config folder (mode 0600).
+
+    Example: stk login --email ops@example.com
+    """
+    url = ctx.resolve("hub", hub, _cwd())
+    if email is None:
+        email = input("email: ").strip()
+    password = (
+        sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("password: ")
+    )
+    result = HubClient(url, token="", need_login=False).post(
+        "/v1/auth/login", {"email": email, "password": password}
+    )
+    credentials.save_token(url, result["token"], result["operator"]["email"], result["expiresAt"])
+    output.line(
+        f"logged in to {url} as {result['operator']['email']} (until {result['expiresAt']})"
+    )
+    return 0
+
+
+def logout(*, hub: Opt = None) -> int:
+    """Log out: the Hub revokes the token and it is removed from this machine.
+
+    Example: stk logout
+    """
+    url = ctx.resolve("hub", hub, _cwd())
+    if credentials.stored(url) is None:
+        output.line(f"not logged in to {url}")
+        return 0
+    try:
+        HubClient(url).post("/v1/auth/logout")
+    finally:
+        credentials.forget_token(url)
+    output.line(f"logged out of {url}")
+    return 0
+
+
+def whoami(*, hub: Opt = None, json: JsonFlag = False) -> int:
+    """Show who you are logged in as, and your roles.
+
+    Example: stk whoami
+    """
+    me = _client(hub).get("/v1/auth/whoami")
+    if json:
+        output.emit_json(me)
+        return 0
+    output.line(f"{me['email']} (org role: {me['orgRole']})")
+    for p in me["projects"]:
+        output.line(f"  {p['project']}: {p['role']}")
+    return 0
+
+
+# -- context -----------------------------------------------------------------------------------
+context_app = App(name="context", help="The repo context .stk/context.json (hub, project, env).")
+
+
+@context_app.command(name="set")
+def context_set(
+    *,
+    hub: str | None = None,
+    project: str | None = None,
+    env: str | None = None,
+    connection: str | None = None,
+) -> int:
+    """Merge values into .stk/context.json (created at the repository root if missing).
+
+    Example: stk context set --hub http://127.0.0.1:8420 --project shop --env dev --connection main
+    """
+    updates = {"hubUrl": hub, "project": project, "env": env, "connection": connection}
+    given = {k: v for k, v in updates.items() if v is not None}
+    if not given:
+        raise UsageError("nothing to set: pass --hub, --project, --env or --connection")
+    path = ctx.save_context(_cwd(), given)
+    output.line(f"context written to {path}")
+    return 0
+
+
+@context_app.command(name="show")
+def context_show(*, json: JsonFlag = False) -> int:
+    """Show the context file and where it is.
+
+    Example: stk context show
+    """
+    path = ctx.find_context_file(_cwd())
+    data = ctx.load_context(_cwd())
+    if json:
+        output.emit_json({"path": str(path) if path else None, "context": data})
+        return 0
+    if path is None:
+        output.line("no .stk/context.json here or in a parent folder")
+        return 0
+    output.line(str(path))
+    for key, value in sorted(data.items()):
+        output.line(f"  {key}: {value}")
+    return 0
+
+
+@context_app.command(name="clear")
+def context_clear() -> int:
+    """Delete the nearest .stk/context.json.
+
+    Example: stk context clear
+    """
+    path = ctx.clear_context(_cwd())
+    output.line(f"removed {path}" if path else "no context file to remove")
+    return 0
+
+
+# -- projects and envs --------------------------------------------------------------------------
+project_app = App(name="project", help="Projects.")
+
+
+@project_app.command(name="create")
+def project_create(project: str, /, *, hub: Opt = None) -> int:
+    """Create a project; you become its admin.
+
+    Example: stk project create shop
+    """
+    row = _client(hub).post("/v1/projects", {"name": project})
+    output.line(f"project {row['name']} created")
+    return 0
+
+
+@project_app.command(name="list")
+def project_list(*, hub: Opt = None, json: JsonFlag = False) -> int:
+    """List the projects you have a role in.
+
+    Example: stk project list
+    """
+    rows = _client(hub).get("/v1/projects")
+    if json:
+        output.emit_json(rows)
+    else:
+        _print_table(rows, ["name", "role", "createdAt"])
+    return 0
+
+
+env_app = App(name="env", help="Environments of a project (dev, prod, ...).")
+
+
+@env_app.command(name="create")
+def env_create(env: str, /, *, project: Opt = None, hub: Opt = None) -> int:
+    """Create an environment in a project.
+
+    Example: stk env create --project shop prod
+    """
+    proj = ctx.resolve("project", project, _cwd())
+    _client(hub).post(f"/v1/projects/{proj}/envs", {"name": env})
+    output.line(f"env {env} created in project {proj}")
+    return 0
+
+
+@env_app.command(name="list")
+def env_list(*, project: Opt = None, hub: Opt = None, json: JsonFlag = False) -> int:
+    """List the environments of a project.
+
+    Example: stk env list --project shop
+    """
+    proj = ctx.resolve("project", project, _cwd())
+    rows = _client(hub).get(f"/v1/projects/{proj}/envs")
+    if json:
+        output.emit_json(rows)
+    else:
+        _print_table(rows, ["name", "createdAt"])
+    return 0
+
+
+# -- connections --------------------------------------------------------------------------------
+connections_app = App(name="connections", help="Database connections of an environment.")
+
+
+def _conn_name(name: str | None) -> str:
+    return ctx.resolve("connection", name, _cwd(), option="--name")
+
+
+@connections_app.command(name="set")
+def connections_set(
+    *,
+    name: str | None = None,
+    engine: str = "postgres",
+    db_url: Annotated[str, Parameter(help="the URL, or - to read it from stdin")],
+    schema: str = "public",
+    project: Opt = None,
+    env: Opt = None,
+    hub: Opt = None,
+) -> int:
+    """Register (or replace) a database connection; the URL is stored encrypted.
+
+    Example: stk connections set --name main --engine postgres --db-url -
+    """
+    proj, env_name = _target(project, env)
+    conn = _conn_name(name)
+    url = sys.stdin.readline().strip() if db_url == "-" else db_url
+    row = _client(hub).put(
+        f"/v1/projects/{proj}/envs/{env_name}/connections/{conn}",
+        {"engine": engine, "dbUrl": url, "schema": schema},
+    )
+    output.line(f"connection {conn} set for {proj}/{env_name}: {row['dbUrl']}")
+    return 0
+
+
+@connections_app.command(name="test")
+def connections_test(
+    *,
+    name: str | None = None,
+    project: Opt = None,
+    env: Opt = None,
+    hub: Opt = None,
+    json: JsonFlag = False,
+) -> int:
+    """Ask the Hub to connect to the database; exit 0 only if it could.
+
+    Example: stk connections test --name main
+    """
+    proj, env_name = _target(project, env)
+    conn = _conn_name(name)
+    result = _client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/connections/{conn}/test")
+    if json:
+        output.emit_json(result)
+    else:
+        output.line(
+            f"ok: {conn} reached (PostgreSQL {result['serverVersion']}, {result['latencyMs']} ms)"
+        )
+    return 0
+
+
+@connections_app.command(name="list")
+def connections_list(
+    *, project: Opt = None, env: Opt = None, hub: Opt = None, json: JsonFlag = False
+) -> int:
+    """List the connections of an environment (URLs redacted).
+
+    Example: stk connections list --project shop --env prod
+    """
+    proj, env_name = _target(project, env)
+    rows = _client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/connections")
+    if json:
+        output.emit_json(rows)
+    else:
+        _print_table(rows, ["name", "engine", "dbUrl", "schema", "lastTestedAt"])
+    return 0
+
+
+@connections_app.command(name="show")
+def connections_show(
+    *,
+    name: str | None = None,
+    project: Opt = None,
+    env: Opt = None,
+    hub: Opt = None,
+    json: JsonFlag = False,
+) -> int:
+    """Show one connection (URL redacted).
+
+    Example: stk connections show --name main
+    """
+    proj, env_name = _target(project, env)
+    row = _client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/connections/{_conn_name(name)}")
+    if json:
+        output.emit_json(row)
+    else:
+        for key in ("name", "engine", "dbUrl", "schema", "createdAt", "updatedAt", "lastTestedAt"):
+            output.line(f"{key}: {row.get(key) or '-'}")
+    return 0
+
+
+# -- apply --------------------------------------------------------------------------------------
+def _print_plan(result: dict[str, Any]) -> None:
+    for name, plan in sorted((result.get("schema") or {}).get("connections", {}).items()):
+        output.line(f"connection {name}:")
+        for change in plan["changes"]:
+            marker = "+" if change["class"] == "safe" else "!"
+            code = f" {change['code']}" if change["code"] else ""
+            output.line(f"  {marker}{code} {change['description']}")
+            for sql_line in change["sql"].splitlines():
+                output.line(f"      {sql_line}")
+        output.line(f"  {plan['summary']}")
+
+
+def _print_failure(err: HubError) -> None:
+    if err.code == "VALIDATION_FAILED":
+        for f in err.details:
+            output.line(f"{f['file']}:{f['line']}:{f['column']}: {f['path']}: {f['message']}")
+    elif err.code == "CHANGE_BLOCKED":
+        for d in err.details:
+            if isinstance(d, dict) and "description" in d:
+                output.line(f"! {d.get('code', '')} {d['connection']}: {d['description']}")
+                output.line(f"    why: {d['reason']}")
+                output.line(f"    remedy: {d['remedy']}")
+    elif err.code == "DRIFT_DETECTED":
+        for d in err.details:
+            if isinstance(d, dict) and "description" in d:
+                output.line(f"drift {d['connection']}: {d['description']}")
+        output.line(
+            "ways out: change schema/*.yaml to match the database and apply, or restore "
+            "the database (stk apply --only schema repairs what is safe) and apply"
+        )
+
+
+def apply(
+    *,
+    ref: str,
+    only: str | None = None,
+    dry_run: bool = False,
+    dir: Path | None = None,
+    project: Opt = None,
+    env: Opt = None,
+    hub: Opt = None,
+    json: JsonFlag = False,
+) -> int:
+    """Validate, plan and apply the schema, then release (steps: schema,permissions,release).
+
+    The files are validated locally first; nothing is sent while they have findings.
+
+    Example: stk apply --only schema --dry-run --ref main
+    """
+    proj, env_name = _target(project, env)
+    client = _client(hub)
+    root = dir.resolve() if dir else find_root(_cwd())
+    snapshot = read_snapshot(root)
+    local = validate_snapshot(snapshot)
+    if not local.ok:
+        for finding in local.findings:
+            output.line(str(finding))
+        raise ValidationFailed(local.findings)
+    steps = [s.strip() for s in only.split(",")] if only else None
+    body = {
+        "ref": ref,
+        "only": steps,
+        "dryRun": dry_run,
+        "snapshot": {
+            "schemaFiles": {k: v.decode("utf-8") for k, v in snapshot.schema_files.items()},
+            "permissionsFile": snapshot.permissions_file.decode("utf-8")
+            if snapshot.permissions_file is not None
+            else None,
+        },
+    }
+    path = f"/v1/projects/{proj}/envs/{env_name}/apply"
+    try:
+        with output.progress(f"applying {ref} to {proj}/{env_name}"):
+            result = client.post(path, body)
+    except HubError as err:
+        if json:
+            output.emit_json(
+                {
+                    "error": {
+                        "code": err.code,
+                        "message": err.hub_message,
+                        "requestId": err.request_id,
+                        "details": err.details,
+                    }
+                }
+            )
+        else:
+            _print_failure(err)
+        raise
+    if json:
+        output.emit_json(result)
+        return 0
+    _print_plan(result)
+    if result.get("releaseId"):
+        state = "reused" if result.get("reused") else "created"
+        output.notice(f"release {state} for {proj}/{env_name}")
+        output.line(f"releaseId={result['releaseId']}")
+    elif dry_run:
+        output.line("dry run: nothing was changed")
+    return 0

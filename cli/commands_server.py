@@ -1,0 +1,62 @@
+"""Server-side commands: ``stk hub serve``, ``stk hub create-operator`` and ``stk dev``."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+from cyclopts import App
+
+from . import output
+
+hub_app = App(name="hub", help="Run the Hub, and manage it from the server it runs on.")
+
+
+@hub_app.command(name="serve")
+def hub_serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8420,
+    store: str | None = None,
+    data_dir: Path | None = None,
+) -> int:
+    """Serve the Hub (SQLite store in the data dir unless --store names another).
+
+    Settings may also come from STK_HUB_STORE, STK_HUB_DATA_DIR and STK_HUB_MASTER_KEY.
+
+    Example: stk hub serve --port 8420 --store postgresql://hub@db/hub
+    """
+    from santokit.hub.serve import serve
+
+    serve(host, port, store, data_dir)
+    return 0
+
+
+@hub_app.command(name="create-operator")
+def hub_create_operator(
+    *,
+    email: str,
+    password_stdin: bool = False,
+    store: str | None = None,
+    data_dir: Path | None = None,
+) -> int:
+    """Create an operator, writing straight to the store; the first one is the org owner.
+
+    Example: stk hub create-operator --email ops@example.com --password-stdin
+    """
+    from santokit.hub.serve import create_operator
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            output.error("the passwords differ")
+            return 2
+    if len(password) < 8:
+        output.error("the password needs at least 8 characters")
+        return 2
+    role = create_operator(email, password, store, data_dir)
+    output.line(f"operator {email} created (org role: {role})")
+    return 0

@@ -1,0 +1,428 @@
+"""The Hub's HTTP API (hub.md §3), served by Litestar."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Litestar, Request, get, post, put
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.params import Dependency
+from litestar.response import Response
+from ulid import ULID
+
+from santokit.core.errors import ConnectionFailed
+
+from . import auth
+from .apply import ApplyRun
+from .errors import EXCEPTION_HANDLERS, ApiError, request_id
+from .secrets import redact_url
+from .service import Hub, Operator, check_name
+
+log = logging.getLogger("santokit.hub")
+METRICS: Counter[tuple[str, str, int]] = Counter()
+
+
+# -- request bodies -----------------------------------------------------------------------------
+class LoginBody(msgspec.Struct):
+    email: str
+    password: str
+
+
+class NameBody(msgspec.Struct):
+    name: str
+
+
+class ConnectionBody(msgspec.Struct, rename="camel"):
+    engine: str
+    db_url: str
+    schema: str = "public"
+
+
+class SnapshotBody(msgspec.Struct, rename="camel"):
+    schema_files: dict[str, str]
+    permissions_file: str | None = None
+
+
+class ApplyBody(msgspec.Struct, rename="camel"):
+    ref: str
+    snapshot: SnapshotBody
+    only: list[str] | None = None
+    dry_run: bool = False
+
+
+HubDep = Annotated[Hub, Dependency(skip_validation=True)]
+OperatorDep = Annotated[Operator, Dependency(skip_validation=True)]
+
+
+# -- dependencies ---------------------------------------------------------------------------------
+def _hub(state: State) -> Any:
+    return state.hub  # type: ignore[no-any-return]
+
+
+def _operator(request: Request[Any, Any, Any], hub: HubDep) -> Operator:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    return hub.operator_for(token)
+
+
+def _public_connection(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": row["name"],
+        "engine": row["engine"],
+        "dbUrl": row["redacted_url"],
+        "schema": row["db_schema"],
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+        "lastTestedAt": row["last_tested_at"],
+    }
+
+
+# -- health ---------------------------------------------------------------------------------------
+@get("/healthz", include_in_schema=False, sync_to_thread=False)
+def healthz() -> dict[str, bool]:
+    return {"ok": True}
+
+
+@get("/readyz", include_in_schema=False, sync_to_thread=True)
+def readyz(hub: HubDep) -> Response[dict[str, Any]]:
+    ok = hub.store.ping()
+    return Response({"ok": ok}, status_code=200 if ok else 503)
+
+
+@get("/metrics", include_in_schema=False, media_type="text/plain", sync_to_thread=False)
+def metrics() -> str:
+    lines = ["# TYPE stk_hub_requests_total counter"]
+    for (method, route, status), n in sorted(METRICS.items()):
+        lines.append(
+            f'stk_hub_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}'
+        )
+    return "\n".join(lines) + "\n"
+
+
+# -- auth -----------------------------------------------------------------------------------------
+@post("/v1/auth/login", status_code=200, sync_to_thread=True)
+def login(data: LoginBody, hub: HubDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    with hub.store.tx() as tx:
+        row = tx.operator_by_email(data.email)
+        if not auth.verify_password(row["password_hash"] if row else None, data.password):
+            raise ApiError("UNAUTHORIZED", "wrong email or password")
+        assert row is not None
+        token, digest, expires = auth.new_token()
+        tx.insert_session(digest, row["id"], expires)
+        tx.audit("operator.login", row["email"], request_id(request))
+    return {
+        "token": token,
+        "expiresAt": expires,
+        "operator": {"email": row["email"], "orgRole": row["org_role"]},
+    }
+
+
+@post("/v1/auth/logout", status_code=200, sync_to_thread=True)
+def logout(request: Request[Any, Any, Any], hub: HubDep, operator: OperatorDep) -> dict[str, bool]:
+    token = request.headers.get("authorization", "")[7:].strip()
+    with hub.store.tx() as tx:
+        tx.delete_session(auth.token_hash(token))
+    return {"ok": True}
+
+
+@get("/v1/auth/whoami", sync_to_thread=True)
+def whoami(operator: OperatorDep) -> dict[str, Any]:
+    return {
+        "email": operator.email,
+        "orgRole": operator.org_role,
+        "projects": [{"project": p, "role": r} for p, r in sorted(operator.memberships.items())],
+    }
+
+
+# -- projects and envs ----------------------------------------------------------------------------
+@post("/v1/projects", sync_to_thread=True)
+def create_project(
+    data: NameBody, hub: HubDep, operator: OperatorDep, request: Request[Any, Any, Any]
+) -> dict[str, Any]:
+    check_name("project", data.name)
+    if operator.org_role not in ("owner", "admin"):
+        raise ApiError("FORBIDDEN", "creating a project needs the org owner or admin role")
+    with hub.store.tx() as tx:
+        row = tx.insert_project(data.name, operator.email)
+        tx.grant(operator.id, data.name, "admin")
+        tx.audit("project.create", operator.email, request_id(request), project=data.name)
+    return {"name": row["name"], "createdAt": row["created_at"], "createdBy": row["created_by"]}
+
+
+@get("/v1/projects", sync_to_thread=True)
+def list_projects(hub: HubDep, operator: OperatorDep) -> list[dict[str, Any]]:
+    with hub.store.tx() as tx:
+        rows = tx.projects()
+    return [
+        {"name": r["name"], "createdAt": r["created_at"], "role": operator.role(r["name"])}
+        for r in rows
+        if operator.role(r["name"])
+    ]
+
+
+@get("/v1/projects/{project:str}", sync_to_thread=True)
+def show_project(project: str, hub: HubDep, operator: OperatorDep) -> dict[str, Any]:
+    hub.require(operator, project, "viewer")
+    with hub.store.tx() as tx:
+        row = tx.project(project)
+        envs = [e["name"] for e in tx.envs(project)]
+    assert row is not None
+    return {"name": project, "createdAt": row["created_at"], "envs": envs}
+
+
+@post("/v1/projects/{project:str}/envs", sync_to_thread=True)
+def create_env(
+    project: str,
+    data: NameBody,
+    hub: HubDep,
+    operator: OperatorDep,
+    request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    hub.require(operator, project, "admin")
+    check_name("env", data.name)
+    with hub.store.tx() as tx:
+        row = tx.insert_env(project, data.name)
+        tx.audit("env.create", operator.email, request_id(request), project=project, env=data.name)
+    return {"project": project, "name": row["name"], "createdAt": row["created_at"]}
+
+
+@get("/v1/projects/{project:str}/envs", sync_to_thread=True)
+def list_envs(project: str, hub: HubDep, operator: OperatorDep) -> list[dict[str, Any]]:
+    hub.require(operator, project, "viewer")
+    with hub.store.tx() as tx:
+        return [{"name": e["name"], "createdAt": e["created_at"]} for e in tx.envs(project)]
+
+
+# -- connections ----------------------------------------------------------------------------------
+BASE = "/v1/projects/{project:str}/envs/{env:str}"
+
+
+@put(f"{BASE}/connections/{{name:str}}", sync_to_thread=True)
+def set_connection(
+    project: str,
+    env: str,
+    name: str,
+    data: ConnectionBody,
+    hub: HubDep,
+    operator: OperatorDep,
+    request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    hub.require(operator, project, "admin")
+    hub.require_env(project, env)
+    check_name("connection", name)
+    check_name("schema", data.schema) if data.schema != "public" else None
+    hub.engine(data.engine)
+    if not data.db_url.startswith(("postgresql://", "postgres://")):
+        raise ApiError("BAD_REQUEST", "dbUrl must be a postgresql:// URL")
+    redacted = redact_url(data.db_url)
+    with hub.store.tx() as tx:
+        created = tx.upsert_connection(
+            project,
+            env,
+            name,
+            engine=data.engine,
+            ciphertext=hub.box.encrypt(data.db_url, f"{project}/{env}/{name}"),
+            key_id=hub.box.key_id,
+            db_schema=data.schema,
+            redacted_url=redacted,
+        )
+        tx.audit(
+            "connection.set",
+            operator.email,
+            request_id(request),
+            project=project,
+            env=env,
+            detail={"connection": name, "engine": data.engine, "created": created},
+        )
+        row = tx.connection(project, env, name)
+    assert row is not None
+    return _public_connection(row)
+
+
+def _connection_row(hub: HubDep, project: str, env: str, name: str) -> dict[str, Any]:
+    with hub.store.tx() as tx:
+        row = tx.connection(project, env, name)
+    if row is None:
+        raise ApiError("NOT_FOUND", f"connection {name} is not registered for {project}/{env}")
+    return row
+
+
+@get(f"{BASE}/connections", sync_to_thread=True)
+def list_connections(
+    project: str, env: str, hub: HubDep, operator: OperatorDep
+) -> list[dict[str, Any]]:
+    hub.require(operator, project, "viewer")
+    hub.require_env(project, env)
+    with hub.store.tx() as tx:
+        return [_public_connection(r) for r in tx.connections(project, env)]
+
+
+@get(f"{BASE}/connections/{{name:str}}", sync_to_thread=True)
+def show_connection(
+    project: str, env: str, name: str, hub: HubDep, operator: OperatorDep
+) -> dict[str, Any]:
+    hub.require(operator, project, "viewer")
+    return _public_connection(_connection_row(hub, project, env, name))
+
+
+@post(f"{BASE}/connections/{{name:str}}/test", status_code=200, sync_to_thread=True)
+def test_connection(
+    project: str,
+    env: str,
+    name: str,
+    hub: HubDep,
+    operator: OperatorDep,
+    request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    hub.require(operator, project, "admin")
+    row = _connection_row(hub, project, env, name)
+    engine = hub.engine(row["engine"])
+    try:
+        result = engine.test(hub.connection_url(row))
+    except ConnectionFailed as exc:
+        with hub.store.tx() as tx:
+            tx.audit(
+                "connection.test",
+                operator.email,
+                request_id(request),
+                project=project,
+                env=env,
+                detail={"connection": name, "ok": False, "error": exc.message},
+            )
+        raise
+    with hub.store.tx() as tx:
+        tx.mark_tested(project, env, name)
+        tx.audit(
+            "connection.test",
+            operator.email,
+            request_id(request),
+            project=project,
+            env=env,
+            detail={"connection": name, "ok": True},
+        )
+    return result
+
+
+# -- apply ----------------------------------------------------------------------------------------
+@post(f"{BASE}/apply", status_code=200, sync_to_thread=True)
+def apply(
+    project: str,
+    env: str,
+    data: ApplyBody,
+    hub: HubDep,
+    operator: OperatorDep,
+    request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    hub.require(operator, project, "deployer")
+    hub.require_env(project, env)
+    body = msgspec.to_builtins(data)
+    return ApplyRun(hub, operator, project, env, body, request_id(request)).run()
+
+
+@get(f"{BASE}/releases/current", sync_to_thread=True)
+def current_release(project: str, env: str, hub: HubDep, operator: OperatorDep) -> dict[str, Any]:
+    hub.require(operator, project, "viewer")
+    hub.require_env(project, env)
+    with hub.store.tx() as tx:
+        pointer = tx.pointer(project, env)
+        release = tx.release(project, pointer["release_id"]) if pointer else None
+    if release is None:
+        raise ApiError("NOT_FOUND", f"env {env} has no release yet")
+    return {
+        "releaseId": release["release_id"],
+        "ref": release["ref"],
+        "createdAt": release["created_at"],
+        "createdBy": release["created_by"],
+        "digest": release["digest"],
+    }
+
+
+# -- the app --------------------------------------------------------------------------------------
+ROUTES = [
+    healthz,
+    readyz,
+    metrics,
+    login,
+    logout,
+    whoami,
+    create_project,
+    list_projects,
+    show_project,
+    create_env,
+    list_envs,
+    set_connection,
+    list_connections,
+    show_connection,
+    test_connection,
+    apply,
+    current_release,
+]
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (``X-Request-Id`` on every response) and counts it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = f"req_{ULID()}"
+        scope.setdefault("state", {})["request_id"] = rid
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+        route = scope.get("path", "")
+        METRICS[(scope["method"], _route_label(route), status["code"])] += 1
+        log.info(
+            "request",
+            extra={
+                "requestId": rid,
+                "method": scope["method"],
+                "route": _route_label(route),
+                "status": status["code"],
+                "ms": round((time.perf_counter() - start) * 1000, 1),
+            },
+        )
+
+
+def _route_label(path: str) -> str:
+    """The path with project, env and names replaced, so metrics stay low-cardinality."""
+    parts = path.strip("/").split("/")
+    if len(parts) > 2 and parts[0] == "v1" and parts[1] == "projects":
+        parts[2] = "{project}"
+        if len(parts) > 4 and parts[3] == "envs":
+            parts[4] = "{env}"
+        if len(parts) > 6 and parts[5] in ("connections", "releases", "apikeys"):
+            parts[6] = "{id}" if parts[6] != "current" else "current"
+    return "/" + "/".join(parts)
+
+
+def create_app(hub: HubDep) -> Litestar:
+    return Litestar(
+        route_handlers=ROUTES,
+        dependencies={
+            "hub": Provide(_hub, sync_to_thread=False),
+            "operator": Provide(_operator, sync_to_thread=True),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[RequestIdMiddleware],
+        state=State({"hub": hub}),
+        openapi_config=OpenAPIConfig(title="Santokit Hub", version="1", path="/schema"),
+        debug=False,
+    )

@@ -1,0 +1,286 @@
+"""The apply route's work: validate, plan and apply the schema, then release (schema.md §6-§7).
+
+Order matters and is the product's promise: the files are validated before anything touches a
+database; with the release step, drift is checked on every connection before any DDL; a plan with
+any blocked change stops the whole apply; each connection is applied in its own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from santokit.core.errors import Conflict, DriftDetected, ValidationFailed
+from santokit.core.ir import ConnectionSchema, Schema, digest
+from santokit.core.validation import Snapshot, validate_snapshot
+from santokit.core.yamlsource import load_yaml
+
+from .errors import ApiError
+from .service import Hub, Operator
+
+STEPS = ("schema", "permissions", "release")
+
+
+def _decode_files(files: Mapping[str, str]) -> dict[str, bytes]:
+    return {name: text.encode("utf-8") for name, text in files.items()}
+
+
+def _moves(declared: Schema, previous: dict[str, ConnectionSchema]) -> dict[str, dict[str, str]]:
+    """For each connection, the applied tables now declared on another connection."""
+    where = {t.name: conn for conn, t in declared.tables()}
+    out: dict[str, dict[str, str]] = {}
+    for conn, prev in previous.items():
+        for table in prev.tables:
+            if table.name in where and where[table.name] != conn:
+                out.setdefault(conn, {})[table.name] = where[table.name]
+    return out
+
+
+class ApplyRun:
+    def __init__(
+        self,
+        hub: Hub,
+        operator: Operator,
+        project: str,
+        env: str,
+        body: dict[str, Any],
+        request_id: str,
+    ) -> None:
+        self.hub, self.operator, self.project, self.env = hub, operator, project, env
+        self.ref = body["ref"]
+        self.only = list(body.get("only") or STEPS)
+        self.dry_run = bool(body.get("dryRun"))
+        self.snapshot = body["snapshot"]
+        self.request_id = request_id
+        unknown = [s for s in self.only if s not in STEPS]
+        if unknown:
+            raise ApiError(
+                "BAD_REQUEST", f"unknown step {unknown[0]!r}; steps are {', '.join(STEPS)}"
+            )
+
+    # -- inputs --------------------------------------------------------------------------------
+    def _validated(self) -> tuple[Schema, Any]:
+        files = _decode_files(self.snapshot.get("schemaFiles") or {})
+        if not files:
+            raise ApiError("BAD_REQUEST", "the snapshot holds no schema files")
+        perms_text = self.snapshot.get("permissionsFile")
+        perms = perms_text.encode() if perms_text is not None else None
+        result = validate_snapshot(Snapshot(files, perms), self.hub.rules())
+        if not result.ok:
+            raise ValidationFailed(result.findings)
+        permissions = None
+        if perms is not None:
+            doc, _ = load_yaml("config/permissions.yaml", perms)
+            permissions = doc.data if doc else None
+        return result.schema, permissions
+
+    def _targets(self, schema: Schema) -> dict[str, tuple[str, str, Any]]:
+        """connection name -> (url, db schema, engine) for every declared connection."""
+        out = {}
+        with self.hub.store.tx() as tx:
+            rows = {r["name"]: r for r in tx.connections(self.project, self.env)}
+        for conn in schema.connections:
+            row = rows.get(conn.name)
+            if row is None:
+                raise ApiError(
+                    "NOT_FOUND",
+                    (
+                        f"the schema uses connection {conn.name}, which is not registered for env "
+                        f"{self.env}: run stk connections set --name {conn.name} --engine postgres "
+                        "--db-url ..."
+                    ),
+                )
+            out[conn.name] = (
+                self.hub.connection_url(row),
+                row["db_schema"],
+                self.hub.engine(row["engine"]),
+            )
+        return out
+
+    def _applied(self) -> dict[str, ConnectionSchema]:
+        with self.hub.store.tx() as tx:
+            rows = tx.applied(self.project, self.env)
+        return {
+            name: ConnectionSchema.from_json(name, json.loads(r["schema_json"]))
+            for name, r in rows.items()
+        }
+
+    # -- steps ---------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        schema, permissions = self._validated()
+        targets = self._targets(schema)
+        applied = self._applied()
+        moves = _moves(schema, applied)
+        out: dict[str, Any] = {
+            "ref": self.ref,
+            "dryRun": self.dry_run,
+            "only": self.only,
+            "validation": {"ok": True},
+            "releaseId": None,
+            "reused": None,
+        }
+        lock = self.hub.env_lock(self.project, self.env)
+        if not lock.acquire(blocking=False):
+            raise Conflict(f"another apply is running on {self.project}/{self.env}")
+        try:
+            if "release" in self.only:
+                out["drift"] = self._drift_gate(schema, targets, applied)
+            if "schema" in self.only:
+                out["schema"] = self._schema_step(schema, targets, applied, moves)
+            if "permissions" in self.only:
+                out["permissions"] = {
+                    "ok": True,
+                    "tables": sorted((permissions or {}).get("tables", {})),
+                }
+            if "release" in self.only:
+                out.update(self._release_step(schema, permissions, targets, applied, moves))
+        finally:
+            lock.release()
+        return out
+
+    def _drift_gate(
+        self,
+        schema: Schema,
+        targets: dict[str, tuple[str, str, Any]],
+        applied: dict[str, ConnectionSchema],
+    ) -> list[dict[str, Any]]:
+        items = []
+        for name, (url, db_schema, engine) in sorted(targets.items()):
+            before = applied.get(name)
+            declared = schema.connection(name)
+            if before is None or declared is None:
+                continue
+            items += [i.to_json() for i in engine.drift(url, before, declared, schema=db_schema)]
+        if items:
+            raise DriftDetected(
+                f"{len(items)} object(s) in the database differ from what was applied and from "
+                "the declaration; no release was made. Change schema/*.yaml to match the "
+                "database, or restore the database (stk apply --only schema repairs what is "
+                "safe), then apply again",
+                details=items,
+            )
+        return items
+
+    def _schema_step(
+        self,
+        schema: Schema,
+        targets: dict[str, tuple[str, str, Any]],
+        applied: dict[str, ConnectionSchema],
+        moves: dict[str, dict[str, str]],
+    ) -> dict[str, Any]:
+        rules = self.hub.rules()
+        plans = {}
+        for name, (url, db_schema, engine) in sorted(targets.items()):
+            declared = schema.connection(name)
+            assert declared is not None
+            plans[name] = engine.plan(
+                url, declared, applied.get(name), rules, schema=db_schema, moved_to=moves.get(name)
+            )
+        blocked = [c.to_json() | {"connection": n} for n, p in plans.items() for c in p.blocked]
+        if blocked:
+            raise ApiError(
+                "CHANGE_BLOCKED",
+                (
+                    f"the plan holds {len(blocked)} destructive or unsupported change(s); nothing "
+                    "was applied"
+                ),
+                details=blocked,
+            )
+        result: dict[str, Any] = {"connections": {n: p.to_json() for n, p in plans.items()}}
+        if self.dry_run:
+            return result
+        for name, (url, db_schema, engine) in sorted(targets.items()):
+            declared = schema.connection(name)
+            assert declared is not None
+            done = engine.apply(
+                url,
+                declared,
+                applied.get(name),
+                rules,
+                schema=db_schema,
+                lock=(self.project, self.env, name),
+                moved_to=moves.get(name),
+            )
+            result["connections"][name] = done.to_json()
+            with self.hub.store.tx() as tx:
+                tx.record_applied(
+                    self.project,
+                    self.env,
+                    name,
+                    json.dumps(declared.to_json(), sort_keys=True),
+                    declared.fingerprint,
+                )
+                tx.audit(
+                    "schema.apply",
+                    self.operator.email,
+                    self.request_id,
+                    project=self.project,
+                    env=self.env,
+                    detail={"connection": name, "ref": self.ref, "changes": len(done.applied)},
+                )
+            applied[name] = declared
+        return result
+
+    def _release_step(
+        self,
+        schema: Schema,
+        permissions: Any,
+        targets: dict[str, tuple[str, str, Any]],
+        applied: dict[str, ConnectionSchema],
+        moves: dict[str, dict[str, str]],
+    ) -> dict[str, Any]:
+        rules = self.hub.rules()
+        pending = []
+        for name, (url, db_schema, engine) in sorted(targets.items()):
+            declared = schema.connection(name)
+            assert declared is not None
+            plan = engine.plan(
+                url, declared, applied.get(name), rules, schema=db_schema, moved_to=moves.get(name)
+            )
+            pending += [f"{name}: {c.change.describe()}" for c in plan.changes]
+        if pending:
+            raise Conflict(
+                "the databases do not match the declaration yet (pending changes: "
+                + "; ".join(pending[:5])
+                + "); run stk apply --only schema first",
+                details=pending,
+            )
+        content = {"schema": schema.to_json(), "permissions": permissions}
+        release_digest = digest(content)
+        if self.dry_run:
+            return {"release": {"digest": release_digest, "wouldCreate": True}}
+        with self.hub.store.tx() as tx:
+            existing = tx.release_by_digest(self.project, release_digest)
+            if existing is None:
+                snapshot = json.dumps({**content, "ref": self.ref}, sort_keys=True)
+                existing = tx.insert_release(
+                    self.project, release_digest, self.ref, self.operator.email, snapshot
+                )
+                tx.audit(
+                    "release.create",
+                    self.operator.email,
+                    self.request_id,
+                    project=self.project,
+                    env=self.env,
+                    detail={"releaseId": existing["release_id"], "ref": self.ref},
+                )
+                reused = False
+            else:
+                reused = True
+            current = tx.pointer(self.project, self.env)
+            if current is None or current["release_id"] != existing["release_id"]:
+                tx.move_pointer(
+                    self.project, self.env, existing["release_id"], "apply", self.operator.email
+                )
+            for name in targets:
+                declared = schema.connection(name)
+                assert declared is not None
+                tx.record_applied(
+                    self.project,
+                    self.env,
+                    name,
+                    json.dumps(declared.to_json(), sort_keys=True),
+                    declared.fingerprint,
+                )
+        return {"releaseId": existing["release_id"], "reused": reused, "digest": release_digest}

@@ -1,0 +1,101 @@
+"""The error envelope of every Hub response (hub.md §4): code, message, requestId, details."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+
+from santokit.core.errors import SantokitError
+
+log = logging.getLogger("santokit.hub")
+
+STATUS = {
+    "BAD_REQUEST": 400,
+    "VALIDATION_FAILED": 400,
+    "UNAUTHORIZED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "CHANGE_BLOCKED": 409,
+    "DRIFT_DETECTED": 409,
+    "RELEASE_INCOMPATIBLE": 409,
+    "CONNECTION_FAILED": 502,
+    "INTERNAL_ERROR": 500,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+
+class ApiError(SantokitError):
+    """An error with an explicit API code (401, 403, 404 ...)."""
+
+    def __init__(self, code: str, message: str, *, details: list[Any] | None = None) -> None:
+        super().__init__(message, details=details or [])
+        self.code = code
+
+
+def request_id(request: Request[Any, Any, Any]) -> str:
+    return str(request.scope.get("state", {}).get("request_id", "req_unknown"))
+
+
+def envelope(
+    request: Request[Any, Any, Any], code: str, message: str, details: list[Any] | None = None
+) -> Response[Any]:
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "requestId": request_id(request),
+            "details": details or [],
+        }
+    }
+    return Response(body, status_code=STATUS.get(code, 500))
+
+
+def handle_santokit(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, SantokitError)
+    return envelope(request, exc.code, exc.message, exc.details)
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A body that is not what the route expects: 400 with the field named, never a 500."""
+    assert isinstance(exc, ValidationException)
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    fields = [e.get("key") or e.get("source") for e in extra if isinstance(e, dict)]
+    msgs = [str(e.get("message", "")) for e in extra if isinstance(e, dict)]
+    where = f" ({', '.join(f for f in fields if f)})" if any(fields) else ""
+    message = f"malformed request{where}: {'; '.join(m for m in msgs if m) or exc.detail}"
+    return envelope(request, "BAD_REQUEST", message, extra)
+
+
+def handle_http(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc, NotFoundException):
+        return envelope(request, "NOT_FOUND", "no such route")
+    code = {
+        400: "BAD_REQUEST",
+        401: "UNAUTHORIZED",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND",
+        405: "BAD_REQUEST",
+        409: "CONFLICT",
+    }.get(exc.status_code, "INTERNAL_ERROR")
+    return envelope(request, code, str(exc.detail))
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # the type only: an exception's text may hold data from the request
+    log.error(
+        "internal error", extra={"requestId": request_id(request), "error": type(exc).__name__}
+    )
+    return envelope(request, "INTERNAL_ERROR", "internal error; the Hub log has the request id")
+
+
+EXCEPTION_HANDLERS = {
+    SantokitError: handle_santokit,
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    Exception: handle_unexpected,
+}

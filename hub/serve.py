@@ -1,0 +1,85 @@
+"""Running the Hub (``stk hub serve``) and the server-side ``stk hub create-operator``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_dir
+
+from . import auth
+from .service import Hub
+
+log = logging.getLogger("santokit.hub")
+DEFAULT_PORT = 8420
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("STK_HUB_DATA_DIR") or user_data_dir("santokit-hub"))
+
+
+def default_store(data_dir: Path) -> str:
+    return os.environ.get("STK_HUB_STORE") or f"sqlite:///{data_dir / 'hub.db'}"
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line; only fields we put there, never request bodies or headers."""
+
+    FIELDS = ("requestId", "method", "route", "status", "ms", "error", "path")
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry: dict[str, Any] = {
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+            "logger": record.name,
+        }
+        for name in self.FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        return json.dumps(entry, sort_keys=True)
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines())
+    root = logging.getLogger("santokit")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def open_hub(store: str | None, data_dir: Path | None) -> Hub:
+    data = data_dir or default_data_dir()
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    hub, created_key = Hub.open(store or default_store(data), data)
+    if created_key is not None:
+        log.warning(
+            "created a master key; production should pass STK_HUB_MASTER_KEY",
+            extra={"path": str(created_key)},
+        )
+    return hub
+
+
+def serve(host: str, port: int, store: str | None, data_dir: Path | None) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    configure_logging()
+    hub = open_hub(store, data_dir)
+    log.info("hub listening", extra={"path": f"http://{host}:{port}"})
+    uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
+
+
+def create_operator(email: str, password: str, store: str | None, data_dir: Path | None) -> str:
+    """Create an operator; the first one becomes the org owner. Returns its org role."""
+    hub = open_hub(store, data_dir)
+    with hub.store.tx() as tx:
+        role = "owner" if tx.count_operators() == 0 else "member"
+        tx.insert_operator(email, auth.hash_password(password), role)
+        tx.audit("operator.create", "hub", "req_cli", detail={"email": email, "orgRole": role})
+    return role

@@ -1,0 +1,108 @@
+"""The Hub's composition root: store, secrets, plugins, and the checks every route shares."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from santokit.core.errors import SantokitError, UsageError
+from santokit.core.identifiers import identifier_problem
+from santokit.core.plugins import SantokitPlugins, default_plugins
+
+from . import auth
+from .errors import ApiError
+from .secrets import SecretBox, load_master_key
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: str
+    email: str
+    org_role: str
+    memberships: dict[str, str]
+
+    def role(self, project: str) -> str | None:
+        return auth.project_role(self.org_role, self.memberships, project)
+
+
+def check_name(kind: str, name: str) -> None:
+    problem = identifier_problem(name)
+    if problem:
+        raise ApiError("BAD_REQUEST", f"{kind} name {problem}")
+
+
+@dataclass
+class Hub:
+    store: Any
+    box: SecretBox
+    plugins: SantokitPlugins
+    data_dir: Path
+    _env_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, store_url: str, data_dir: Path) -> tuple[Hub, Path | None]:
+        """The Hub for a store URL; also returns the master-key file if one was just created."""
+        plugins = default_plugins()
+        store = plugins.pm.hook.santokit_release_store(url=store_url)
+        if store is None:
+            raise UsageError(f"no store plugin understands {store_url.split(':', 1)[0]}: URLs")
+        store.migrate()
+        key, created = load_master_key(data_dir)
+        return cls(store, SecretBox(key), plugins, data_dir), created
+
+    # -- engines and rules ---------------------------------------------------------------------
+    def engine(self, name: str) -> Any:
+        for engines in self.plugins.pm.hook.santokit_engines():
+            if name in engines:
+                return engines[name]
+        raise ApiError("BAD_REQUEST", f"unknown engine {name!r}")
+
+    def rules(self) -> list[Any]:
+        return self.plugins.diff_rules()
+
+    # -- auth ----------------------------------------------------------------------------------
+    def operator_for(self, token: str | None) -> Operator:
+        if not token:
+            raise ApiError("UNAUTHORIZED", "not logged in: run stk login")
+        with self.store.tx() as tx:
+            row = tx.session(auth.token_hash(token))
+            if row is None:
+                raise ApiError(
+                    "UNAUTHORIZED", "the token is not valid (logged out?): run stk login"
+                )
+            if row["expires_at"] <= datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"):
+                raise ApiError("UNAUTHORIZED", "the session has expired: run stk login")
+            return Operator(row["id"], row["email"], row["org_role"], tx.memberships(row["id"]))
+
+    def require(self, operator: Operator, project: str, needed: str) -> None:
+        with self.store.tx() as tx:
+            if tx.project(project) is None:
+                raise ApiError("NOT_FOUND", f"project {project} does not exist")
+        role = operator.role(project)
+        if not auth.allows(role, needed):
+            raise ApiError(
+                "FORBIDDEN",
+                f"this needs the {needed} role in project {project} (you have {role or 'no role'})",
+            )
+
+    def require_env(self, project: str, env: str) -> None:
+        with self.store.tx() as tx:
+            if tx.env(project, env) is None:
+                raise ApiError("NOT_FOUND", f"env {env} does not exist in project {project}")
+
+    # -- connections ---------------------------------------------------------------------------
+    def connection_url(self, row: dict[str, Any]) -> str:
+        context = f"{row['project']}/{row['env']}/{row['name']}"
+        return self.box.decrypt(row["url_ciphertext"], context)
+
+    def env_lock(self, project: str, env: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._env_locks.setdefault((project, env), threading.Lock())
+
+
+def public_error(exc: SantokitError) -> dict[str, Any]:
+    return {"code": exc.code, "message": exc.message, "details": exc.details}

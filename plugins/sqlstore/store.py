@@ -1,0 +1,385 @@
+"""The Hub store: a unit of work (``tx``) over SQLAlchemy Core, for SQLite and PostgreSQL.
+
+Every method of ``Tx`` runs inside the caller's transaction, so a change and its audit event
+commit together or not at all (hub.md §2, §9).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from ulid import ULID
+
+from santokit.core.errors import Conflict, SantokitError
+
+from . import schema as t
+
+
+class StoreError(SantokitError):
+    code = "SERVICE_UNAVAILABLE"
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite:"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("pragma journal_mode=wal")
+            cur.execute("pragma foreign_keys=on")
+            cur.execute("pragma busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql:"):
+        url = "postgresql+psycopg:" + url.removeprefix("postgresql:")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _row(row: Any) -> dict[str, Any] | None:
+    return dict(row._mapping) if row is not None else None
+
+
+class Tx:
+    """The store's operations inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    # -- audit ----------------------------------------------------------------------------------
+    def audit(
+        self,
+        action: str,
+        actor: str,
+        request_id: str,
+        *,
+        project: str | None = None,
+        env: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.c.execute(
+            insert(t.audit_events).values(
+                at=now(),
+                action=action,
+                actor=actor,
+                project=project,
+                env=env,
+                request_id=request_id,
+                detail=json.dumps(detail or {}, sort_keys=True),
+            )
+        )
+
+    def audit_events(
+        self,
+        project: str,
+        *,
+        env: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        q = select(t.audit_events).where(t.audit_events.c.project == project)
+        if env:
+            q = q.where(t.audit_events.c.env == env)
+        if action:
+            q = q.where(t.audit_events.c.action == action)
+        if since:
+            q = q.where(t.audit_events.c.at >= since)
+        q = q.order_by(t.audit_events.c.id.desc()).limit(limit)
+        return [dict(r._mapping) for r in self.c.execute(q)]
+
+    # -- operators and sessions -----------------------------------------------------------------
+    def insert_operator(self, email: str, password_hash: str, org_role: str) -> dict[str, Any]:
+        row = {
+            "id": str(ULID()),
+            "email": email,
+            "password_hash": password_hash,
+            "org_role": org_role,
+            "status": "active",
+            "created_at": now(),
+        }
+        try:
+            self.c.execute(insert(t.operators).values(**row))
+        except IntegrityError:
+            raise Conflict(f"an operator with email {email} already exists") from None
+        return row
+
+    def count_operators(self) -> int:
+        return int(self.c.execute(select(func.count()).select_from(t.operators)).scalar_one())
+
+    def operator_by_email(self, email: str) -> dict[str, Any] | None:
+        return _row(self.c.execute(select(t.operators).where(t.operators.c.email == email)).first())
+
+    def insert_session(self, token_hash: str, operator_id: str, expires_at: str) -> None:
+        self.c.execute(
+            insert(t.sessions).values(
+                token_hash=token_hash,
+                operator_id=operator_id,
+                expires_at=expires_at,
+                created_at=now(),
+            )
+        )
+
+    def session(self, token_hash: str) -> dict[str, Any] | None:
+        q = (
+            select(t.sessions.c.expires_at, t.operators)
+            .join(t.operators, t.operators.c.id == t.sessions.c.operator_id)
+            .where(t.sessions.c.token_hash == token_hash)
+        )
+        return _row(self.c.execute(q).first())
+
+    def delete_session(self, token_hash: str) -> bool:
+        done = self.c.execute(delete(t.sessions).where(t.sessions.c.token_hash == token_hash))
+        return done.rowcount > 0
+
+    # -- projects, memberships, envs ------------------------------------------------------------
+    def insert_project(self, name: str, actor: str) -> dict[str, Any]:
+        row = {"name": name, "created_at": now(), "created_by": actor}
+        try:
+            self.c.execute(insert(t.projects).values(**row))
+        except IntegrityError:
+            raise Conflict(f"project {name} already exists") from None
+        return row
+
+    def project(self, name: str) -> dict[str, Any] | None:
+        return _row(self.c.execute(select(t.projects).where(t.projects.c.name == name)).first())
+
+    def projects(self) -> list[dict[str, Any]]:
+        return [
+            dict(r._mapping) for r in self.c.execute(select(t.projects).order_by(t.projects.c.name))
+        ]
+
+    def grant(self, operator_id: str, project: str, role: str) -> None:
+        self.c.execute(
+            delete(t.memberships).where(
+                (t.memberships.c.operator_id == operator_id) & (t.memberships.c.project == project)
+            )
+        )
+        self.c.execute(
+            insert(t.memberships).values(operator_id=operator_id, project=project, role=role)
+        )
+
+    def memberships(self, operator_id: str) -> dict[str, str]:
+        q = select(t.memberships.c.project, t.memberships.c.role).where(
+            t.memberships.c.operator_id == operator_id
+        )
+        return {r.project: r.role for r in self.c.execute(q)}
+
+    def insert_env(self, project: str, name: str) -> dict[str, Any]:
+        row = {"project": project, "name": name, "created_at": now()}
+        try:
+            self.c.execute(insert(t.envs).values(**row))
+        except IntegrityError:
+            raise Conflict(f"env {name} already exists in project {project}") from None
+        return row
+
+    def env(self, project: str, name: str) -> dict[str, Any] | None:
+        q = select(t.envs).where((t.envs.c.project == project) & (t.envs.c.name == name))
+        return _row(self.c.execute(q).first())
+
+    def envs(self, project: str) -> list[dict[str, Any]]:
+        q = select(t.envs).where(t.envs.c.project == project).order_by(t.envs.c.name)
+        return [dict(r._mapping) for r in self.c.execute(q)]
+
+    # -- connections ----------------------------------------------------------------------------
+    def upsert_connection(
+        self,
+        project: str,
+        env: str,
+        name: str,
+        *,
+        engine: str,
+        ciphertext: bytes,
+        key_id: str,
+        db_schema: str,
+        redacted_url: str,
+    ) -> bool:
+        """Insert or replace; True when it was created."""
+        where = (
+            (t.connections.c.project == project)
+            & (t.connections.c.env == env)
+            & (t.connections.c.name == name)
+        )
+        values = {
+            "engine": engine,
+            "url_ciphertext": ciphertext,
+            "key_id": key_id,
+            "db_schema": db_schema,
+            "redacted_url": redacted_url,
+            "updated_at": now(),
+            "last_tested_at": None,
+        }
+        if self.c.execute(update(t.connections).where(where).values(**values)).rowcount:
+            return False
+        self.c.execute(
+            insert(t.connections).values(
+                project=project, env=env, name=name, created_at=values["updated_at"], **values
+            )
+        )
+        return True
+
+    def connection(self, project: str, env: str, name: str) -> dict[str, Any] | None:
+        q = select(t.connections).where(
+            (t.connections.c.project == project)
+            & (t.connections.c.env == env)
+            & (t.connections.c.name == name)
+        )
+        return _row(self.c.execute(q).first())
+
+    def connections(self, project: str, env: str) -> list[dict[str, Any]]:
+        q = (
+            select(t.connections)
+            .where((t.connections.c.project == project) & (t.connections.c.env == env))
+            .order_by(t.connections.c.name)
+        )
+        return [dict(r._mapping) for r in self.c.execute(q)]
+
+    def mark_tested(self, project: str, env: str, name: str) -> None:
+        self.c.execute(
+            update(t.connections)
+            .where(
+                (t.connections.c.project == project)
+                & (t.connections.c.env == env)
+                & (t.connections.c.name == name)
+            )
+            .values(last_tested_at=now())
+        )
+
+    # -- applied schemas ------------------------------------------------------------------------
+    def applied(self, project: str, env: str) -> dict[str, dict[str, Any]]:
+        q = select(t.applied_schemas).where(
+            (t.applied_schemas.c.project == project) & (t.applied_schemas.c.env == env)
+        )
+        return {r.connection: dict(r._mapping) for r in self.c.execute(q)}
+
+    def record_applied(
+        self, project: str, env: str, connection: str, schema_json: str, digest: str
+    ) -> None:
+        where = (
+            (t.applied_schemas.c.project == project)
+            & (t.applied_schemas.c.env == env)
+            & (t.applied_schemas.c.connection == connection)
+        )
+        values = {"schema_json": schema_json, "digest": digest, "applied_at": now()}
+        if not self.c.execute(update(t.applied_schemas).where(where).values(**values)).rowcount:
+            self.c.execute(
+                insert(t.applied_schemas).values(
+                    project=project, env=env, connection=connection, **values
+                )
+            )
+
+    # -- releases and pointers ------------------------------------------------------------------
+    def release_by_digest(self, project: str, digest: str) -> dict[str, Any] | None:
+        q = select(t.releases).where(
+            (t.releases.c.project == project) & (t.releases.c.digest == digest)
+        )
+        return _row(self.c.execute(q).first())
+
+    def release(self, project: str, release_id: str) -> dict[str, Any] | None:
+        q = select(t.releases).where(
+            (t.releases.c.project == project) & (t.releases.c.release_id == release_id)
+        )
+        return _row(self.c.execute(q).first())
+
+    def insert_release(
+        self, project: str, digest: str, ref: str, actor: str, snapshot: str
+    ) -> dict[str, Any]:
+        row = {
+            "release_id": f"rel_{ULID()}",
+            "project": project,
+            "digest": digest,
+            "ref": ref,
+            "created_at": now(),
+            "created_by": actor,
+            "snapshot": snapshot,
+        }
+        self.c.execute(insert(t.releases).values(**row))
+        return row
+
+    def pointer(self, project: str, env: str) -> dict[str, Any] | None:
+        q = select(t.env_pointers).where(
+            (t.env_pointers.c.project == project) & (t.env_pointers.c.env == env)
+        )
+        return _row(self.c.execute(q).first())
+
+    def move_pointer(
+        self, project: str, env: str, release_id: str, action: str, actor: str
+    ) -> str | None:
+        """Point ``env`` at ``release_id``; returns the release it pointed at before."""
+        before = self.pointer(project, env)
+        at = now()
+        if before is None:
+            self.c.execute(
+                insert(t.env_pointers).values(
+                    project=project, env=env, release_id=release_id, updated_at=at
+                )
+            )
+        else:
+            self.c.execute(
+                update(t.env_pointers)
+                .where((t.env_pointers.c.project == project) & (t.env_pointers.c.env == env))
+                .values(release_id=release_id, updated_at=at)
+            )
+        previous = before["release_id"] if before else None
+        self.c.execute(
+            insert(t.pointer_history).values(
+                project=project,
+                env=env,
+                from_release=previous,
+                to_release=release_id,
+                action=action,
+                actor=actor,
+                at=at,
+            )
+        )
+        return previous
+
+
+class SqlStore:
+    """The store behind the Hub; ``url`` is ``sqlite:///path`` or ``postgresql://...``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine(url)
+
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        with self.engine.begin() as conn:
+            yield Tx(conn)
+
+    def migrate(self) -> None:
+        """Create the tables on an empty store; refuse a store newer than this Hub."""
+        with self.engine.begin() as conn:
+            t.schema_version.create(conn, checkfirst=True)
+            version = conn.execute(select(t.schema_version.c.version)).scalar()
+            if version is None:
+                t.metadata.create_all(conn)
+                conn.execute(insert(t.schema_version).values(version=t.SCHEMA_VERSION))
+            elif version > t.SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store was written by a newer Hub (schema version "
+                    f"{version}); upgrade Santokit"
+                )
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+        except Exception:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -60,3 +60,17 @@ def hub_create_operator(
     role = create_operator(email, password, store, data_dir)
     output.line(f"operator {email} created (org role: {role})")
     return 0
+
+
+@hub_app.command(name="grant")
+def hub_grant(*, email: str, project: str, role: str, store: str | None = None,
+              data_dir: Path | None = None) -> int:
+    """Give an operator a role (viewer, deployer, admin) in a project, on the server.
+
+    Example: stk hub grant --email dev@example.com --project shop --role deployer
+    """
+    from santokit.hub.serve import grant
+
+    grant(email, project, role, store, data_dir)
+    output.line(f"{email} is {role} in project {project}")
+    return 0

@@ -83,3 +83,21 @@ def create_operator(email: str, password: str, store: str | None, data_dir: Path
         tx.insert_operator(email, auth.hash_password(password), role)
         tx.audit("operator.create", "hub", "req_cli", detail={"email": email, "orgRole": role})
     return role
+
+
+def grant(email: str, project: str, role: str, store: str | None, data_dir: Path | None) -> None:
+    """Set an operator's role in a project (server-side administration)."""
+    from santokit.core.errors import UsageError
+
+    if role not in auth.ROLES:
+        raise UsageError(f"role must be one of {', '.join(auth.ROLES)}")
+    hub = open_hub(store, data_dir)
+    with hub.store.tx() as tx:
+        operator = tx.operator_by_email(email)
+        if operator is None:
+            raise UsageError(f"no operator with email {email}")
+        if tx.project(project) is None:
+            raise UsageError(f"project {project} does not exist")
+        tx.grant(operator["id"], project, role)
+        tx.audit("operator.grant", "hub", "req_cli", project=project,
+                 detail={"email": email, "role": role})

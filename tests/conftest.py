@@ -85,3 +85,4 @@ def test_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 pytest_plugins = ["tests.pg"]
+pytest_plugins += ["tests.e2e"]

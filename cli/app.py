@@ -20,7 +20,13 @@ app = App(
 )
 app.command(commands_local.validate)
 app.command(commands_local.plugins)
-for _command in (commands_hub.login, commands_hub.logout, commands_hub.whoami, commands_hub.apply):
+for _command in (
+    commands_hub.login,
+    commands_hub.logout,
+    commands_hub.whoami,
+    commands_hub.apply,
+    commands_server.dev,
+):
     app.command(_command)
 for _sub in (
     commands_hub.context_app,

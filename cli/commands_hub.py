@@ -223,7 +223,9 @@ def connections_set(
     *,
     name: str | None = None,
     engine: str = "postgres",
-    db_url: Annotated[str, Parameter(help="the URL, or - to read it from stdin")],
+    db_url: Annotated[
+        str, Parameter(help="the URL, or - to read it from stdin", allow_leading_hyphen=True)
+    ],
     schema: str = "public",
     project: Opt = None,
     env: Opt = None,

@@ -63,8 +63,9 @@ def hub_create_operator(
 
 
 @hub_app.command(name="grant")
-def hub_grant(*, email: str, project: str, role: str, store: str | None = None,
-              data_dir: Path | None = None) -> int:
+def hub_grant(
+    *, email: str, project: str, role: str, store: str | None = None, data_dir: Path | None = None
+) -> int:
     """Give an operator a role (viewer, deployer, admin) in a project, on the server.
 
     Example: stk hub grant --email dev@example.com --project shop --role deployer
@@ -73,4 +74,24 @@ def hub_grant(*, email: str, project: str, role: str, store: str | None = None,
 
     grant(email, project, role, store, data_dir)
     output.line(f"{email} is {role} in project {project}")
+    return 0
+
+
+def dev(*, port: int = 8420, dir: Path | None = None) -> int:
+    """Run a complete local sandbox: Hub, embedded Postgres, a logged-in dev operator, context.
+
+    Everything is kept in .stk/dev/ of the repository; Ctrl-C stops it all.
+
+    Example: stk dev --port 8420
+    """
+    from santokit.core.validation import find_root
+    from santokit.hub.dev import run_dev
+
+    root = dir.resolve() if dir else find_root(Path.cwd())
+
+    def say(text: str) -> None:
+        output.line(text)
+        sys.stdout.flush()
+
+    run_dev(root, port, say)
     return 0

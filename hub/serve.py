@@ -43,8 +43,9 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, sort_keys=True)
 
 
-def configure_logging() -> None:
-    handler = logging.StreamHandler()
+def configure_logging(path: Path | None = None) -> None:
+    """JSON lines to stderr, or appended to ``path``."""
+    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
     handler.setFormatter(JsonLines())
     root = logging.getLogger("santokit")
     root.handlers[:] = [handler]
@@ -99,5 +100,10 @@ def grant(email: str, project: str, role: str, store: str | None, data_dir: Path
         if tx.project(project) is None:
             raise UsageError(f"project {project} does not exist")
         tx.grant(operator["id"], project, role)
-        tx.audit("operator.grant", "hub", "req_cli", project=project,
-                 detail={"email": email, "role": role})
+        tx.audit(
+            "operator.grant",
+            "hub",
+            "req_cli",
+            project=project,
+            detail={"email": email, "role": role},
+        )

@@ -126,20 +126,31 @@ class EmbeddedPostgres:
                 )
             finally:
                 pwfile.unlink()
-        self._cmd(
-            "pg_ctl",
-            "-D",
-            str(pgdata),
-            "-w",
-            "-t",
-            "30",
-            "-l",
-            str(self.data_dir / "server.log"),
-            "-o",
-            f"-p {self.port} -h 127.0.0.1 -k {self.data_dir} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            "start",
+        # TCP only: a Unix socket path in a deep folder can exceed the 107-byte limit
+        options = (
+            f"-p {self.port} -h 127.0.0.1 -k '' -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=200"
         )
+        log = self.data_dir / "server.log"
+        try:
+            self._cmd(
+                "pg_ctl",
+                "-D",
+                str(pgdata),
+                "-w",
+                "-t",
+                "30",
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "start",
+            )
+        except subprocess.CalledProcessError:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+            raise RuntimeError(
+                "the embedded PostgreSQL did not start: " + (" | ".join(tail) or "no log")
+            ) from None
         return self
 
     def stop(self) -> None:

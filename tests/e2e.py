@@ -40,6 +40,7 @@ class Run:
 class HubProcess:
     data_dir: Path
     env: dict[str, str]
+    store: str | None = None  # None: the default SQLite store in data_dir
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
@@ -60,8 +61,7 @@ class HubProcess:
                     "serve",
                     "--port",
                     str(self.port),
-                    "--data-dir",
-                    str(self.data_dir),
+                    *self.store_args,
                 ],
                 env=self.env,
                 stdout=log,
@@ -75,6 +75,11 @@ class HubProcess:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError(f"the hub did not start:\n{self.log.read_text()}")
+
+    @property
+    def store_args(self) -> list[str]:
+        """The options that point a server-side command at this Hub's store."""
+        return ["--data-dir", str(self.data_dir)] + (["--store", self.store] if self.store else [])
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -131,8 +136,7 @@ class Sandbox:
             "--email",
             email,
             "--password-stdin",
-            "--data-dir",
-            str(self.hub.data_dir),
+            *self.hub.store_args,
             stdin=password + "\n",
         )
 
@@ -140,8 +144,9 @@ class Sandbox:
         return self.stk("login", "--email", email, "--password-stdin", stdin=password + "\n")
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path, pg_admin_url: str) -> Iterator[Sandbox]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url: str) -> Iterator[Sandbox]:
+    """The same end-to-end tests run against the SQLite store and the PostgreSQL store."""
     repo = tmp_path / "repo"
     write_files(
         repo,
@@ -155,7 +160,13 @@ def sandbox(tmp_path: Path, pg_admin_url: str) -> Iterator[Sandbox]:
     }
     data = tmp_path / "hub"
     data.mkdir()
-    hub = HubProcess(data, env)
+    store = None
+    if request.param == "postgres":
+        name = f"hub_{secrets.token_hex(6)}"
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"'.encode())
+        store = with_database(pg_admin_url, name)
+    hub = HubProcess(data, env, store)
     hub.start()
     box = Sandbox(repo, env, hub, pg_admin_url)
     try:

@@ -61,10 +61,16 @@ def rows(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
-def schema_dump(url: str) -> str:
-    """``pg_dump --schema-only``: the whole catalog of user objects, as text."""
+def schema_dump(url: str, *, data: bool = False) -> str:
+    """``pg_dump --schema-only`` (with ``data``: the rows too): the database as text."""
     done = subprocess.run(
-        [str(POSTGRES_BIN_PATH / "pg_dump"), "--schema-only", "--no-owner", "--no-privileges", url],
+        [
+            str(POSTGRES_BIN_PATH / "pg_dump"),
+            "--no-owner",
+            "--no-privileges",
+            *([] if data else ["--schema-only"]),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from .e2e import PASSWORD, Run, Sandbox
-from .pg import rows
+from .pg import rows, schema_dump
 
 
 def bootstrap(sb: Sandbox) -> dict[str, str]:
@@ -109,10 +109,15 @@ def test_flow_01_end_to_end(sandbox: Sandbox) -> None:
     token = json.loads((sandbox.repo.parent / "config" / "credentials.json").read_text())
     token = next(iter(token["hubs"].values()))["token"]
     texts = [r.out + r.err for r in sandbox.transcript] + [sandbox.hub.log.read_text()]
-    store = sandbox.hub.data_dir / "hub.db"
-    with sqlite3.connect(store) as db:
-        texts += [str(r) for r in db.execute("select * from audit_events")]
-    texts.append(store.read_bytes().decode("latin-1"))
+    if sandbox.hub.store is None:
+        store = sandbox.hub.data_dir / "hub.db"
+        with sqlite3.connect(store) as db:
+            texts += [str(r) for r in db.execute("select * from audit_events")]
+        texts.append(store.read_bytes().decode("latin-1"))
+    else:
+        texts += [str(r) for r in rows(sandbox.hub.store, "select * from audit_events")]
+        texts.append(schema_dump(sandbox.hub.store, data=True))
+    assert any("connection.set" in t for t in texts)
     for text in texts:
         assert secret not in text
         assert token not in text
@@ -180,8 +185,7 @@ def test_refusals(sandbox: Sandbox) -> None:
         "shop",
         "--role",
         "viewer",
-        "--data-dir",
-        str(sandbox.hub.data_dir),
+        *sandbox.hub.store_args,
     )
     viewer_env = {"STK_CONFIG_DIR": str(sandbox.repo.parent / "viewer-config")}
     assert (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -16,7 +17,7 @@ from litestar.params import Dependency
 from litestar.response import Response
 from ulid import ULID
 
-from santokit.core.errors import ConnectionFailed
+from santokit.core.errors import ConnectionFailed, SantokitError
 
 from . import auth
 from .apply import ApplyRun
@@ -26,6 +27,8 @@ from .service import Hub, Operator, check_name
 
 log = logging.getLogger("santokit.hub")
 METRICS: Counter[tuple[str, str, int]] = Counter()
+DURATION: dict[str, float] = {"sum": 0.0, "count": 0}
+EVENTS: Counter[tuple[str, str]] = Counter()  # (metric, label) for applies and releases
 
 
 # -- request bodies -----------------------------------------------------------------------------
@@ -102,6 +105,20 @@ def metrics() -> str:
         lines.append(
             f'stk_hub_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}'
         )
+    lines += [
+        "# TYPE stk_hub_request_duration_seconds summary",
+        f"stk_hub_request_duration_seconds_sum {DURATION['sum']:.6f}",
+        f"stk_hub_request_duration_seconds_count {int(DURATION['count'])}",
+        "# TYPE stk_hub_schema_applies_total counter",
+    ]
+    for result in ("ok", "blocked", "failed"):
+        lines.append(
+            f'stk_hub_schema_applies_total{{result="{result}"}} {EVENTS[("applies", result)]}'
+        )
+    lines += [
+        "# TYPE stk_hub_releases_created_total counter",
+        f"stk_hub_releases_created_total {EVENTS[('releases', '')]}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -201,6 +218,7 @@ def list_envs(project: str, hub: HubDep, operator: OperatorDep) -> list[dict[str
 
 # -- connections ----------------------------------------------------------------------------------
 BASE = "/v1/projects/{project:str}/envs/{env:str}"
+BLOCKED_CODES = ("CHANGE_BLOCKED", "DRIFT_DETECTED", "VALIDATION_FAILED", "CONFLICT")
 
 
 @put(f"{BASE}/connections/{{name:str}}", sync_to_thread=True)
@@ -322,7 +340,15 @@ def apply(
     hub.require(operator, project, "deployer")
     hub.require_env(project, env)
     body = msgspec.to_builtins(data)
-    return ApplyRun(hub, operator, project, env, body, request_id(request)).run()
+    try:
+        result = ApplyRun(hub, operator, project, env, body, request_id(request)).run()
+    except SantokitError as exc:
+        EVENTS[("applies", "blocked" if exc.code in BLOCKED_CODES else "failed")] += 1
+        raise
+    EVENTS[("applies", "ok")] += 1
+    if result.get("releaseId") and result.get("reused") is False:
+        EVENTS[("releases", "")] += 1
+    return result
 
 
 @get(f"{BASE}/releases/current", sync_to_thread=True)
@@ -341,6 +367,34 @@ def current_release(project: str, env: str, hub: HubDep, operator: OperatorDep) 
         "createdBy": release["created_by"],
         "digest": release["digest"],
     }
+
+
+@get("/v1/projects/{project:str}/audit", sync_to_thread=True)
+def audit(
+    project: str,
+    hub: HubDep,
+    operator: OperatorDep,
+    env: str | None = None,
+    action: str | None = None,
+    since: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    hub.require(operator, project, "viewer")
+    if not 1 <= limit <= 1000:
+        raise ApiError("BAD_REQUEST", "limit must be between 1 and 1000")
+    with hub.store.tx() as tx:
+        rows = tx.audit_events(project, env=env, action=action, since=since, limit=limit)
+    return [
+        {
+            "at": r["at"],
+            "action": r["action"],
+            "actor": r["actor"],
+            "env": r["env"],
+            "requestId": r["request_id"],
+            "detail": json.loads(r["detail"]),
+        }
+        for r in rows
+    ]
 
 
 # -- the app --------------------------------------------------------------------------------------
@@ -362,6 +416,7 @@ ROUTES = [
     test_connection,
     apply,
     current_release,
+    audit,
 ]
 
 
@@ -389,6 +444,8 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
         route = scope.get("path", "")
         METRICS[(scope["method"], _route_label(route), status["code"])] += 1
+        DURATION["sum"] += time.perf_counter() - start
+        DURATION["count"] += 1
         log.info(
             "request",
             extra={
@@ -413,16 +470,19 @@ def _route_label(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-def create_app(hub: HubDep) -> Litestar:
-    return Litestar(
-        route_handlers=ROUTES,
-        dependencies={
-            "hub": Provide(_hub, sync_to_thread=False),
-            "operator": Provide(_operator, sync_to_thread=True),
-        },
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[RequestIdMiddleware],
-        state=State({"hub": hub}),
-        openapi_config=OpenAPIConfig(title="Santokit Hub", version="1", path="/schema"),
-        debug=False,
+def create_app(hub: Hub) -> Any:
+    """The ASGI app: Litestar inside the request-id middleware, so that even a request that no
+    route matches gets an id and an envelope."""
+    return RequestIdMiddleware(
+        Litestar(
+            route_handlers=ROUTES,
+            dependencies={
+                "hub": Provide(_hub, sync_to_thread=False),
+                "operator": Provide(_operator, sync_to_thread=True),
+            },
+            exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+            state=State({"hub": hub}),
+            openapi_config=OpenAPIConfig(title="Santokit Hub", version="1", path="/schema"),
+            debug=False,
+        )
     )

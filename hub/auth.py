@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-TOKEN_TTL = timedelta(hours=12)
+
+def token_ttl() -> timedelta:
+    """12 hours, or ``STK_HUB_SESSION_TTL_S`` seconds (short sessions for tests and audits)."""
+    return timedelta(seconds=float(os.environ.get("STK_HUB_SESSION_TTL_S") or 12 * 3600))
+
+
 ROLES = ("viewer", "deployer", "admin")  # ordered: each includes the ones before it
 
 _hasher = PasswordHasher()
@@ -31,7 +37,7 @@ def verify_password(stored: str | None, password: str) -> bool:
 def new_token() -> tuple[str, str, str]:
     """(token, its sha256, expiry): only the hash is stored."""
     token = "stkop_" + secrets.token_urlsafe(32)
-    expires = (datetime.now(UTC) + TOKEN_TTL).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expires = (datetime.now(UTC) + token_ttl()).strftime("%Y-%m-%dT%H:%M:%SZ")
     return token, token_hash(token), expires
 
 

@@ -1,0 +1,154 @@
+"""The Hub's HTTP contract, spoken to directly: envelopes, request ids, auth, health, metrics."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import STK
+from .e2e import PASSWORD, HubProcess
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubProcess]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STK_")}
+    env |= {
+        "STK_HUB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "STK_HUB_SESSION_TTL_S": "2",
+    }
+    process = HubProcess(tmp_path, env)
+    subprocess.run(
+        [
+            str(STK),
+            "hub",
+            "create-operator",
+            "--email",
+            "ops@example.com",
+            "--password-stdin",
+            *process.store_args,
+        ],
+        input=PASSWORD + "\n",
+        env=env,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def login(hub: HubProcess) -> dict[str, str]:
+    r = httpx.post(
+        f"{hub.url}/v1/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def error_of(response: httpx.Response) -> dict[str, object]:
+    body = response.json()
+    assert set(body) == {"error"}
+    err = body["error"]
+    assert err["requestId"] == response.headers["x-request-id"]
+    assert err["requestId"].startswith("req_")
+    return err
+
+
+def test_errors_are_envelopes_with_request_ids(hub: HubProcess) -> None:
+    auth = login(hub)
+    cases = [
+        (httpx.get(f"{hub.url}/v1/nowhere"), 404, "NOT_FOUND"),
+        (httpx.get(f"{hub.url}/v1/projects"), 401, "UNAUTHORIZED"),
+        (
+            httpx.get(f"{hub.url}/v1/projects", headers={"Authorization": "Bearer nope"}),
+            401,
+            "UNAUTHORIZED",
+        ),
+        (httpx.post(f"{hub.url}/v1/projects", json={"nam": "x"}, headers=auth), 400, "BAD_REQUEST"),
+        (
+            httpx.post(f"{hub.url}/v1/projects", content=b"{not json", headers=auth),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            httpx.post(f"{hub.url}/v1/projects", json={"name": "Bad Name"}, headers=auth),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            httpx.post(f"{hub.url}/v1/auth/login", json={"email": "x@y.z", "password": "no"}),
+            401,
+            "UNAUTHORIZED",
+        ),
+        (httpx.get(f"{hub.url}/v1/projects/nope/envs", headers=auth), 404, "NOT_FOUND"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status, response.text
+        assert error_of(response)["code"] == code
+    missing = error_of(cases[3][0])
+    assert "name" in str(missing["message"])
+
+
+def test_every_response_has_a_request_id_and_health_is_public(hub: HubProcess) -> None:
+    for path in ("/healthz", "/readyz", "/metrics", "/schema/openapi.json"):
+        r = httpx.get(f"{hub.url}{path}")
+        assert r.status_code == 200, path
+        assert r.headers["x-request-id"].startswith("req_")
+    assert httpx.get(f"{hub.url}/healthz").json() == {"ok": True}
+    paths = httpx.get(f"{hub.url}/schema/openapi.json").json()["paths"]
+    assert "/v1/projects" in paths
+    assert not any(p.startswith("/internal") for p in paths)
+
+
+def test_sessions_expire(hub: HubProcess) -> None:
+    auth = login(hub)
+    assert httpx.get(f"{hub.url}/v1/auth/whoami", headers=auth).status_code == 200
+    time.sleep(2.5)
+    r = httpx.get(f"{hub.url}/v1/auth/whoami", headers=auth)
+    assert r.status_code == 401
+    assert "expired" in str(error_of(r)["message"])
+
+
+def test_metrics_and_audit(hub: HubProcess) -> None:
+    auth = login(hub)
+    assert (
+        httpx.post(f"{hub.url}/v1/projects", json={"name": "shop"}, headers=auth).status_code == 201
+    )
+    httpx.post(f"{hub.url}/v1/projects/shop/envs", json={"name": "dev"}, headers=auth)
+    url = "postgresql://app:Sup3rSecret@127.0.0.1:1/app"
+    r = httpx.put(
+        f"{hub.url}/v1/projects/shop/envs/dev/connections/main",
+        json={"engine": "postgres", "dbUrl": url},
+        headers=auth,
+    )
+    assert r.json()["dbUrl"] == "postgresql://app:***@127.0.0.1:1/app"
+    r = httpx.post(f"{hub.url}/v1/projects/shop/envs/dev/connections/main/test", headers=auth)
+    assert r.status_code == 502
+    assert error_of(r)["code"] == "CONNECTION_FAILED"
+    response = httpx.get(f"{hub.url}/v1/projects/shop/audit", headers=auth)
+    assert response.status_code == 200, response.text
+    events = response.json()
+    assert [e["action"] for e in events] == [
+        "connection.test",
+        "connection.set",
+        "env.create",
+        "project.create",
+    ]
+    assert all(e["requestId"].startswith("req_") for e in events)
+    assert "Sup3rSecret" not in str(events)
+    text = httpx.get(f"{hub.url}/metrics").text
+    assert 'stk_hub_requests_total{method="POST",route="/v1/projects",status="201"} 1' in text
+    assert "stk_hub_request_duration_seconds_count" in text
+    assert 'stk_hub_schema_applies_total{result="ok"} 0' in text
+    assert "Sup3rSecret" not in hub.log.read_text()

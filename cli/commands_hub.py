@@ -42,7 +42,13 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 
 # -- auth ---------------------------------------------------------------------------------------
-def login(*, email: str | None = None, password_stdin: bool = False, hub: Opt = None) -> int:
+def login(
+    *,
+    email: str | None = None,
+    password_stdin: bool = False,
+    hub: Opt = None,
+    json: JsonFlag = False,
+) -> int:
     """Log in to the Hub; the token is kept in your user config folder (mode 0600).
 
     Example: stk login --email ops@example.com
@@ -57,26 +63,37 @@ def login(*, email: str | None = None, password_stdin: bool = False, hub: Opt = 
         "/v1/auth/login", {"email": email, "password": password}
     )
     credentials.save_token(url, result["token"], result["operator"]["email"], result["expiresAt"])
+    if json:  # never the token: it stays in the credentials file
+        output.emit_json(
+            {"hub": url, "email": result["operator"]["email"], "expiresAt": result["expiresAt"]}
+        )
+        return 0
     output.line(
         f"logged in to {url} as {result['operator']['email']} (until {result['expiresAt']})"
     )
     return 0
 
 
-def logout(*, hub: Opt = None) -> int:
+def logout(*, hub: Opt = None, json: JsonFlag = False) -> int:
     """Log out: the Hub revokes the token and it is removed from this machine.
 
     Example: stk logout
     """
     url = ctx.resolve("hub", hub, _cwd())
     if credentials.stored(url) is None:
-        output.line(f"not logged in to {url}")
+        if json:
+            output.emit_json({"hub": url, "loggedOut": False})
+        else:
+            output.line(f"not logged in to {url}")
         return 0
     try:
         HubClient(url).post("/v1/auth/logout")
     finally:
         credentials.forget_token(url)
-    output.line(f"logged out of {url}")
+    if json:
+        output.emit_json({"hub": url, "loggedOut": True})
+    else:
+        output.line(f"logged out of {url}")
     return 0
 
 
@@ -106,6 +123,7 @@ def context_set(
     project: str | None = None,
     env: str | None = None,
     connection: str | None = None,
+    json: JsonFlag = False,
 ) -> int:
     """Merge values into .stk/context.json (created at the repository root if missing).
 
@@ -116,7 +134,10 @@ def context_set(
     if not given:
         raise UsageError("nothing to set: pass --hub, --project, --env or --connection")
     path = ctx.save_context(_cwd(), given)
-    output.line(f"context written to {path}")
+    if json:
+        output.emit_json({"path": str(path), "context": ctx.load_context(_cwd())})
+    else:
+        output.line(f"context written to {path}")
     return 0
 
 
@@ -141,13 +162,16 @@ def context_show(*, json: JsonFlag = False) -> int:
 
 
 @context_app.command(name="clear")
-def context_clear() -> int:
+def context_clear(*, json: JsonFlag = False) -> int:
     """Delete the nearest .stk/context.json.
 
     Example: stk context clear
     """
     path = ctx.clear_context(_cwd())
-    output.line(f"removed {path}" if path else "no context file to remove")
+    if json:
+        output.emit_json({"removed": str(path) if path else None})
+    else:
+        output.line(f"removed {path}" if path else "no context file to remove")
     return 0
 
 
@@ -156,13 +180,16 @@ project_app = App(name="project", help="Projects.")
 
 
 @project_app.command(name="create")
-def project_create(project: str, /, *, hub: Opt = None) -> int:
+def project_create(project: str, /, *, hub: Opt = None, json: JsonFlag = False) -> int:
     """Create a project; you become its admin.
 
     Example: stk project create shop
     """
     row = _client(hub).post("/v1/projects", {"name": project})
-    output.line(f"project {row['name']} created")
+    if json:
+        output.emit_json(row)
+    else:
+        output.line(f"project {row['name']} created")
     return 0
 
 
@@ -184,14 +211,17 @@ env_app = App(name="env", help="Environments of a project (dev, prod, ...).")
 
 
 @env_app.command(name="create")
-def env_create(env: str, /, *, project: Opt = None, hub: Opt = None) -> int:
+def env_create(env: str, /, *, project: Opt = None, hub: Opt = None, json: JsonFlag = False) -> int:
     """Create an environment in a project.
 
     Example: stk env create --project shop prod
     """
     proj = ctx.resolve("project", project, _cwd())
-    _client(hub).post(f"/v1/projects/{proj}/envs", {"name": env})
-    output.line(f"env {env} created in project {proj}")
+    row = _client(hub).post(f"/v1/projects/{proj}/envs", {"name": env})
+    if json:
+        output.emit_json(row)
+    else:
+        output.line(f"env {env} created in project {proj}")
     return 0
 
 
@@ -230,6 +260,7 @@ def connections_set(
     project: Opt = None,
     env: Opt = None,
     hub: Opt = None,
+    json: JsonFlag = False,
 ) -> int:
     """Register (or replace) a database connection; the URL is stored encrypted.
 
@@ -242,7 +273,10 @@ def connections_set(
         f"/v1/projects/{proj}/envs/{env_name}/connections/{conn}",
         {"engine": engine, "dbUrl": url, "schema": schema},
     )
-    output.line(f"connection {conn} set for {proj}/{env_name}: {row['dbUrl']}")
+    if json:
+        output.emit_json(row)  # the URL redacted, as the Hub returns it
+    else:
+        output.line(f"connection {conn} set for {proj}/{env_name}: {row['dbUrl']}")
     return 0
 
 

@@ -251,3 +251,48 @@ def test_two_applies_at_once(sandbox: Sandbox) -> None:
     assert "another apply is running" in results["second"].err
     assert results["first"].code == 0, results["first"].err
     assert results["first"].out.splitlines()[-1].startswith("releaseId=rel_")
+
+
+def test_json_everywhere_and_dry_run(sandbox: Sandbox) -> None:
+    """--json prints one JSON document on stdout and nothing else; --dry-run changes nothing."""
+    urls = bootstrap(sandbox)
+    for args in (
+        ("whoami",),
+        ("project", "list"),
+        ("env", "list"),
+        ("env", "create", "--project", "shop", "staging"),
+        ("connections", "list"),
+        ("connections", "show", "--name", "main"),
+        ("connections", "test", "--name", "main"),
+        (
+            "connections",
+            "set",
+            "--name",
+            "extra",
+            "--engine",
+            "postgres",
+            "--db-url",
+            urls["dev_main"],
+        ),
+        ("context", "show"),
+        ("context", "set", "--env", "dev"),
+        ("validate",),
+        ("plugins",),
+    ):
+        run = sandbox.ok(*args, "--json")
+        json.loads(run.out)  # exactly one document
+        assert urlsplit(sandbox.pg_admin_url).password not in run.out
+    dry = sandbox.ok("apply", "--only", "schema", "--dry-run", "--ref", "v1", "--json")
+    plan = json.loads(dry.out)
+    assert plan["dryRun"] is True
+    assert plan["releaseId"] is None
+    kinds = {c["kind"] for c in plan["schema"]["connections"]["main"]["changes"]}
+    assert kinds == {"create_table", "create_index", "add_foreign_key"}
+    assert plan["schema"]["connections"]["main"]["fingerprints"]["declared"].startswith("sha256:")
+    assert tables(urls["dev_main"]) == set()
+    only_schema = json.loads(sandbox.ok("apply", "--only", "schema", "--ref", "v1", "--json").out)
+    assert only_schema["releaseId"] is None
+    assert tables(urls["dev_main"]) == {"users", "posts"}
+    full = json.loads(sandbox.ok("apply", "--ref", "v1", "--json").out)
+    assert full["releaseId"].startswith("rel_")
+    assert full["reused"] is False

@@ -106,6 +106,33 @@ class ApplyRun:
             for name, r in rows.items()
         }
 
+    def _plans(
+        self,
+        schema: Schema,
+        targets: dict[str, tuple[str, str, Any]],
+        applied: dict[str, ConnectionSchema],
+        moves: dict[str, dict[str, str]],
+    ) -> dict[str, Any]:
+        """The live plan of every declared connection (read-only)."""
+        rules = self.hub.rules()
+        plans = {}
+        for name, (url, db_schema, engine) in sorted(targets.items()):
+            declared = schema.connection(name)
+            assert declared is not None
+            plans[name] = engine.plan(
+                url, declared, applied.get(name), rules, schema=db_schema, moved_to=moves.get(name)
+            )
+        return plans
+
+    def _record_applied(self, tx: Any, name: str, declared: ConnectionSchema) -> None:
+        tx.record_applied(
+            self.project,
+            self.env,
+            name,
+            json.dumps(declared.to_json(), sort_keys=True),
+            declared.fingerprint,
+        )
+
     # -- steps ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         schema, permissions = self._validated()
@@ -170,13 +197,7 @@ class ApplyRun:
         moves: dict[str, dict[str, str]],
     ) -> dict[str, Any]:
         rules = self.hub.rules()
-        plans = {}
-        for name, (url, db_schema, engine) in sorted(targets.items()):
-            declared = schema.connection(name)
-            assert declared is not None
-            plans[name] = engine.plan(
-                url, declared, applied.get(name), rules, schema=db_schema, moved_to=moves.get(name)
-            )
+        plans = self._plans(schema, targets, applied, moves)
         blocked = [c.to_json() | {"connection": n} for n, p in plans.items() for c in p.blocked]
         if blocked:
             raise ApiError(
@@ -204,13 +225,7 @@ class ApplyRun:
             )
             result["connections"][name] = done.to_json()
             with self.hub.store.tx() as tx:
-                tx.record_applied(
-                    self.project,
-                    self.env,
-                    name,
-                    json.dumps(declared.to_json(), sort_keys=True),
-                    declared.fingerprint,
-                )
+                self._record_applied(tx, name, declared)
                 tx.audit(
                     "schema.apply",
                     self.operator.email,
@@ -230,15 +245,8 @@ class ApplyRun:
         applied: dict[str, ConnectionSchema],
         moves: dict[str, dict[str, str]],
     ) -> dict[str, Any]:
-        rules = self.hub.rules()
-        pending = []
-        for name, (url, db_schema, engine) in sorted(targets.items()):
-            declared = schema.connection(name)
-            assert declared is not None
-            plan = engine.plan(
-                url, declared, applied.get(name), rules, schema=db_schema, moved_to=moves.get(name)
-            )
-            pending += [f"{name}: {c.change.describe()}" for c in plan.changes]
+        plans = self._plans(schema, targets, applied, moves)
+        pending = [f"{n}: {c.change.describe()}" for n, p in plans.items() for c in p.changes]
         if pending:
             raise Conflict(
                 "the databases do not match the declaration yet (pending changes: "
@@ -276,11 +284,5 @@ class ApplyRun:
             for name in targets:
                 declared = schema.connection(name)
                 assert declared is not None
-                tx.record_applied(
-                    self.project,
-                    self.env,
-                    name,
-                    json.dumps(declared.to_json(), sort_keys=True),
-                    declared.fingerprint,
-                )
+                self._record_applied(tx, name, declared)
         return {"releaseId": existing["release_id"], "reused": reused, "digest": release_digest}

@@ -19,7 +19,7 @@ from ulid import ULID
 
 from santokit.core.errors import ConnectionFailed, SantokitError
 
-from . import auth
+from . import auth, releases
 from .apply import ApplyRun
 from .errors import EXCEPTION_HANDLERS, ApiError, request_id
 from .secrets import redact_url
@@ -50,6 +50,16 @@ class ConnectionBody(msgspec.Struct, rename="camel"):
 class SnapshotBody(msgspec.Struct, rename="camel"):
     schema_files: dict[str, str]
     permissions_file: str | None = None
+
+
+class PromoteBody(msgspec.Struct, rename="camel"):
+    to: str
+    from_: str | None = msgspec.field(default=None, name="from")
+    release_id: str | None = None
+
+
+class RollbackBody(msgspec.Struct):
+    to: str
 
 
 class ApplyBody(msgspec.Struct, rename="camel"):
@@ -366,6 +376,7 @@ def current_release(project: str, env: str, hub: HubDep, operator: OperatorDep) 
         "createdAt": release["created_at"],
         "createdBy": release["created_by"],
         "digest": release["digest"],
+        "updatedAt": pointer["updated_at"] if pointer else None,
     }
 
 
@@ -397,6 +408,78 @@ def audit(
     ]
 
 
+@get(f"{BASE}/releases", sync_to_thread=True)
+def list_releases(
+    project: str, env: str, hub: HubDep, operator: OperatorDep, limit: int = 20
+) -> list[dict[str, Any]]:
+    hub.require(operator, project, "viewer")
+    hub.require_env(project, env)
+    if not 1 <= limit <= 1000:
+        raise ApiError("BAD_REQUEST", "limit must be between 1 and 1000")
+    with hub.store.tx() as tx:
+        pointer = tx.pointer(project, env)
+        rows = tx.env_releases(project, env, limit)
+    current = pointer["release_id"] if pointer else None
+    return [
+        {
+            "releaseId": r["release_id"],
+            "ref": r["ref"],
+            "createdAt": r["created_at"],
+            "createdBy": r["created_by"],
+            "status": "current" if r["release_id"] == current else "previous",
+        }
+        for r in rows
+    ]
+
+
+@get("/v1/projects/{project:str}/releases/{release_id:str}", sync_to_thread=True)
+def show_release(
+    project: str, release_id: str, hub: HubDep, operator: OperatorDep
+) -> dict[str, Any]:
+    hub.require(operator, project, "viewer")
+    return releases.release_summary(hub, project, releases.load_release(hub, project, release_id))
+
+
+@post("/v1/projects/{project:str}/releases/promote", status_code=200, sync_to_thread=True)
+def promote(
+    project: str,
+    data: PromoteBody,
+    hub: HubDep,
+    operator: OperatorDep,
+    request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    hub.require(operator, project, "deployer")
+    hub.require_env(project, data.to)
+    if (data.from_ is None) == (data.release_id is None):
+        raise ApiError("BAD_REQUEST", "give exactly one of from (an env) or releaseId")
+    release_id = data.release_id
+    if data.from_ is not None:
+        hub.require_env(project, data.from_)
+        with hub.store.tx() as tx:
+            pointer = tx.pointer(project, data.from_)
+        if pointer is None:
+            raise ApiError("NOT_FOUND", f"env {data.from_} has no release to promote")
+        release_id = pointer["release_id"]
+    assert release_id is not None
+    return releases.move(
+        hub, operator, project, data.to, release_id, "promote", request_id(request)
+    )
+
+
+@post(f"{BASE}/releases/rollback", status_code=200, sync_to_thread=True)
+def rollback(
+    project: str,
+    env: str,
+    data: RollbackBody,
+    hub: HubDep,
+    operator: OperatorDep,
+    request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    hub.require(operator, project, "deployer")
+    hub.require_env(project, env)
+    return releases.move(hub, operator, project, env, data.to, "rollback", request_id(request))
+
+
 # -- the app --------------------------------------------------------------------------------------
 ROUTES = [
     healthz,
@@ -417,6 +500,10 @@ ROUTES = [
     apply,
     current_release,
     audit,
+    list_releases,
+    show_release,
+    promote,
+    rollback,
 ]
 
 

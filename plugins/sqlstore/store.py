@@ -346,6 +346,39 @@ class Tx:
         )
         return previous
 
+    def env_releases(self, project: str, env: str, limit: int) -> list[dict[str, Any]]:
+        """Releases that were current in ``env``, the most recently pointed-at first."""
+        h = t.pointer_history
+        last = (
+            select(h.c.to_release, func.max(h.c.id).label("last"))
+            .where((h.c.project == project) & (h.c.env == env))
+            .group_by(h.c.to_release)
+            .subquery()
+        )
+        q = (
+            select(t.releases, last.c.last)
+            .join(last, last.c.to_release == t.releases.c.release_id)
+            .where(t.releases.c.project == project)
+            .order_by(last.c.last.desc())
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in self.c.execute(q)]
+
+    def was_current(self, project: str, env: str, release_id: str) -> bool:
+        h = t.pointer_history
+        q = (
+            select(func.count())
+            .select_from(h)
+            .where((h.c.project == project) & (h.c.env == env) & (h.c.to_release == release_id))
+        )
+        return int(self.c.execute(q).scalar_one()) > 0
+
+    def envs_pointing_at(self, project: str, release_id: str) -> list[str]:
+        q = select(t.env_pointers.c.env).where(
+            (t.env_pointers.c.project == project) & (t.env_pointers.c.release_id == release_id)
+        )
+        return sorted(r.env for r in self.c.execute(q))
+
 
 class SqlStore:
     """The store behind the Hub; ``url`` is ``sqlite:///path`` or ``postgresql://...``."""

@@ -1,0 +1,127 @@
+"""Releases: listing, showing, and moving env pointers by promote and rollback (hub.md §5).
+
+A move never creates a release and never runs DDL. Its gate (schema.md §7): the target env has
+no drift, and its databases are compatible with the release's schema; otherwise
+RELEASE_INCOMPATIBLE with every difference, and the pointer stays where it was.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from santokit.core.drift import drift_items
+from santokit.core.ir import ConnectionSchema, Schema, digest
+
+from .errors import ApiError
+from .service import Hub, Operator
+
+MOVE_WAIT_S = 30.0
+
+
+def release_summary(hub: Hub, project: str, row: dict[str, Any]) -> dict[str, Any]:
+    snapshot = json.loads(row["snapshot"])
+    schema = Schema.from_json(snapshot["schema"])
+    with hub.store.tx() as tx:
+        envs = tx.envs_pointing_at(project, row["release_id"])
+    return {
+        "releaseId": row["release_id"],
+        "ref": row["ref"],
+        "digest": row["digest"],
+        "createdAt": row["created_at"],
+        "createdBy": row["created_by"],
+        "tables": {c.name: [t.name for t in c.tables] for c in schema.connections},
+        "permissionsDigest": digest(snapshot.get("permissions")),
+        "currentIn": envs,
+    }
+
+
+def load_release(hub: Hub, project: str, release_id: str) -> dict[str, Any]:
+    with hub.store.tx() as tx:
+        row = tx.release(project, release_id)
+    if row is None:
+        raise ApiError("NOT_FOUND", f"release {release_id} does not exist in project {project}")
+    return row
+
+
+def gate(hub: Hub, project: str, env: str, release: dict[str, Any]) -> None:
+    """Refuse a move when the env's databases cannot serve the release."""
+    schema = Schema.from_json(json.loads(release["snapshot"])["schema"])
+    with hub.store.tx() as tx:
+        rows = {r["name"]: r for r in tx.connections(project, env)}
+        applied_rows = tx.applied(project, env)
+    problems: list[str] = []
+    for conn in schema.connections:
+        row = rows.get(conn.name)
+        if row is None:
+            problems.append(f"connection {conn.name} is not registered in env {env}")
+            continue
+        engine, url = hub.engine(row["engine"]), hub.connection_url(row)
+        problems += [
+            f"{conn.name}: {p}" for p in engine.compatibility(url, conn, schema=row["db_schema"])
+        ]
+        if conn.name in applied_rows:
+            applied = ConnectionSchema.from_json(
+                conn.name, json.loads(applied_rows[conn.name]["schema_json"])
+            )
+            actual = engine.introspect(
+                url, [t.name for t in applied.tables], applied, schema=row["db_schema"]
+            )
+            problems += [
+                f"{conn.name}: drift: {i.describe()}" for i in drift_items(applied, actual, applied)
+            ]
+    if problems:
+        raise ApiError(
+            "RELEASE_INCOMPATIBLE",
+            (
+                f"env {env} cannot serve release {release['release_id']}: {problems[0]}"
+                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                + f"; apply its schema first: stk apply --project {project} --env {env} --only "
+                f"schema --ref {release['ref']}"
+            ),
+            details=problems,
+        )
+
+
+def move(
+    hub: Hub,
+    operator: Operator,
+    project: str,
+    env: str,
+    release_id: str,
+    action: str,
+    request_id: str,
+) -> dict[str, Any]:
+    release = load_release(hub, project, release_id)
+    lock = hub.env_lock(project, env)
+    if not lock.acquire(timeout=MOVE_WAIT_S):
+        raise ApiError("CONFLICT", f"another operation holds {project}/{env}")
+    try:
+        if action == "rollback":
+            with hub.store.tx() as tx:
+                if not tx.was_current(project, env, release_id):
+                    raise ApiError(
+                        "NOT_FOUND",
+                        f"release {release_id} was never current in env "
+                        f"{env}; rollback goes back to a release it had",
+                    )
+        gate(hub, project, env, release)
+        with hub.store.tx() as tx:
+            before = tx.move_pointer(project, env, release_id, action, operator.email)
+            tx.audit(
+                f"release.{action}",
+                operator.email,
+                request_id,
+                project=project,
+                env=env,
+                detail={"from": before, "to": release_id},
+            )
+    finally:
+        lock.release()
+    return {
+        "project": project,
+        "env": env,
+        "releaseId": release_id,
+        "previous": before,
+        "action": action,
+    }

@@ -58,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("STK_DEBUG"):
             raise
+        # the type only: an exception's text may hold a URL or a password from the input
         output.error(
-            f"internal error ({type(exc).__name__}: {exc}); rerun with STK_DEBUG=1 "
-            "for a traceback and report it"
+            f"internal error ({type(exc).__name__}); rerun with STK_DEBUG=1 for a traceback "
+            "and report it"
         )
         return 1
     return result if isinstance(result, int) else 0

@@ -44,6 +44,8 @@ class HubClient:
             raise HubUnreachable(f"cannot reach hub at {self.hub}: {reason}") from None
         except httpx.TimeoutException:
             raise HubUnreachable(f"cannot reach hub at {self.hub}: timed out") from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            raise UsageError(f"{self.hub} is not a hub URL (expected http://host:port)") from None
         except httpx.HTTPError as exc:
             raise HubUnreachable(f"cannot reach hub at {self.hub}: {type(exc).__name__}") from None
         try:

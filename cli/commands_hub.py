@@ -86,10 +86,13 @@ def logout(*, hub: Opt = None, json: JsonFlag = False) -> int:
         else:
             output.line(f"not logged in to {url}")
         return 0
-    try:
-        HubClient(url).post("/v1/auth/logout")
-    finally:
-        credentials.forget_token(url)
+    stored = credentials.stored(url) or {}
+    try:  # the stored token, not STK_TOKEN: that is the session this machine holds
+        HubClient(url, token=stored.get("token", "")).post("/v1/auth/logout")
+    except HubError as err:
+        if err.code != "UNAUTHORIZED":  # already invalid on the Hub: forgetting it is right
+            raise
+    credentials.forget_token(url)
     if json:
         output.emit_json({"hub": url, "loggedOut": True})
     else:
@@ -399,12 +402,25 @@ def apply(
     client = _client(hub)
     root = dir.resolve() if dir else find_root(_cwd())
     snapshot = read_snapshot(root)
+    steps = [s.strip() for s in only.split(",") if s.strip()] if only is not None else None
+    if steps == []:
+        raise UsageError("--only names no step; use schema, permissions, release")
     local = validate_snapshot(snapshot)
     if not local.ok:
-        for finding in local.findings:
-            output.line(str(finding))
+        if json:
+            output.emit_json(
+                {
+                    "error": {
+                        "code": "VALIDATION_FAILED",
+                        "message": "the files have findings; nothing was sent to the Hub",
+                        "details": [f.to_json() for f in local.findings],
+                    }
+                }
+            )
+        else:
+            for finding in local.findings:
+                output.line(str(finding))
         raise ValidationFailed(local.findings)
-    steps = [s.strip() for s in only.split(",")] if only else None
     body = {
         "ref": ref,
         "only": steps,

@@ -545,16 +545,28 @@ class RequestIdMiddleware:
         )
 
 
+KNOWN_ROOTS = ("healthz", "readyz", "metrics", "schema", "v1")
+
+
 def _route_label(path: str) -> str:
-    """The path with project, env and names replaced, so metrics stay low-cardinality."""
+    """The path with project, env and names replaced, so metrics stay low-cardinality; any
+    path outside the API is one label, so requests cannot add series or inject text."""
     parts = path.strip("/").split("/")
+    if parts[0] not in KNOWN_ROOTS or any(
+        not p.replace("-", "").replace("_", "").isalnum() for p in parts if p
+    ):
+        return "other"
+    if parts[0] == "schema":
+        return "/schema"
     if len(parts) > 2 and parts[0] == "v1" and parts[1] == "projects":
         parts[2] = "{project}"
         if len(parts) > 4 and parts[3] == "envs":
             parts[4] = "{env}"
+        if len(parts) > 4 and parts[3] == "releases" and parts[4] != "promote":
+            parts[4] = "{id}"
         if len(parts) > 6 and parts[5] in ("connections", "releases", "apikeys"):
             parts[6] = "{id}" if parts[6] != "current" else "current"
-    return "/" + "/".join(parts)
+    return "/" + "/".join(parts[:8])
 
 
 def create_app(hub: Hub) -> Any:

@@ -53,6 +53,8 @@ class ApplyRun:
         self.dry_run = bool(body.get("dryRun"))
         self.snapshot = body["snapshot"]
         self.request_id = request_id
+        if body.get("only") is not None and not body["only"]:
+            raise ApiError("BAD_REQUEST", f"only names no step; steps are {', '.join(STEPS)}")
         unknown = [s for s in self.only if s not in STEPS]
         if unknown:
             raise ApiError(
@@ -156,10 +158,18 @@ class ApplyRun:
             if "schema" in self.only:
                 out["schema"] = self._schema_step(schema, targets, applied, moves)
             if "permissions" in self.only:
-                out["permissions"] = {
-                    "ok": True,
-                    "tables": sorted((permissions or {}).get("tables", {})),
-                }
+                tables = sorted((permissions or {}).get("tables", {}))
+                out["permissions"] = {"ok": True, "tables": tables}
+                if not self.dry_run:
+                    with self.hub.store.tx() as tx:
+                        tx.audit(
+                            "permissions.apply",
+                            self.operator.email,
+                            self.request_id,
+                            project=self.project,
+                            env=self.env,
+                            detail={"ref": self.ref, "tables": tables},
+                        )
             if "release" in self.only:
                 out.update(self._release_step(schema, permissions, targets, applied, moves))
         finally:
@@ -247,7 +257,7 @@ class ApplyRun:
     ) -> dict[str, Any]:
         plans = self._plans(schema, targets, applied, moves)
         pending = [f"{n}: {c.change.describe()}" for n, p in plans.items() for c in p.changes]
-        if pending:
+        if pending and not self.dry_run:
             raise Conflict(
                 "the databases do not match the declaration yet (pending changes: "
                 + "; ".join(pending[:5])
@@ -257,29 +267,57 @@ class ApplyRun:
         content = {"schema": schema.to_json(), "permissions": permissions}
         release_digest = digest(content)
         if self.dry_run:
-            return {"release": {"digest": release_digest, "wouldCreate": True}}
+            with self.hub.store.tx() as tx:
+                existing = tx.release_by_digest(self.project, release_digest)
+            return {
+                "release": {
+                    "digest": release_digest,
+                    "wouldReuse": existing is not None,
+                    "releaseId": existing["release_id"] if existing else None,
+                    "pendingSchemaChanges": len(pending),
+                }
+            }
+        try:
+            return self._publish(schema, content, release_digest, targets)
+        except Conflict:  # the same content was released concurrently: reuse it
+            return self._publish(schema, content, release_digest, targets)
+
+    def _publish(
+        self,
+        schema: Schema,
+        content: dict[str, Any],
+        release_digest: str,
+        targets: dict[str, tuple[str, str, Any]],
+    ) -> dict[str, Any]:
+        """Create or reuse the release, move the pointer, record the applied schemas: one
+        store transaction, audited."""
         with self.hub.store.tx() as tx:
             existing = tx.release_by_digest(self.project, release_digest)
+            reused = existing is not None
             if existing is None:
                 snapshot = json.dumps({**content, "ref": self.ref}, sort_keys=True)
                 existing = tx.insert_release(
                     self.project, release_digest, self.ref, self.operator.email, snapshot
                 )
+            current = tx.pointer(self.project, self.env)
+            moved = current is None or current["release_id"] != existing["release_id"]
+            if moved:
+                tx.move_pointer(
+                    self.project, self.env, existing["release_id"], "apply", self.operator.email
+                )
+            if not reused or moved:
                 tx.audit(
                     "release.create",
                     self.operator.email,
                     self.request_id,
                     project=self.project,
                     env=self.env,
-                    detail={"releaseId": existing["release_id"], "ref": self.ref},
-                )
-                reused = False
-            else:
-                reused = True
-            current = tx.pointer(self.project, self.env)
-            if current is None or current["release_id"] != existing["release_id"]:
-                tx.move_pointer(
-                    self.project, self.env, existing["release_id"], "apply", self.operator.email
+                    detail={
+                        "releaseId": existing["release_id"],
+                        "ref": self.ref,
+                        "reused": reused,
+                        "pointerMoved": moved,
+                    },
                 )
             for name in targets:
                 declared = schema.connection(name)

@@ -74,6 +74,8 @@ def handle_http(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     assert isinstance(exc, HTTPException)
     if isinstance(exc, NotFoundException):
         return envelope(request, "NOT_FOUND", "no such route")
+    if exc.status_code == 413:
+        return envelope(request, "BAD_REQUEST", "the request body is too large")
     code = {
         400: "BAD_REQUEST",
         401: "UNAUTHORIZED",
@@ -86,6 +88,8 @@ def handle_http(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, RecursionError):  # a body nested thousands deep
+        return envelope(request, "BAD_REQUEST", "the request body is nested too deeply")
     # the type only: an exception's text may hold data from the request
     log.error(
         "internal error", extra={"requestId": request_id(request), "error": type(exc).__name__}

@@ -12,7 +12,6 @@ import hashlib
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -58,16 +57,6 @@ def load_master_key(data_dir: Path) -> tuple[bytes, Path | None]:
     return key, path
 
 
-def redact_url(url: str) -> str:
-    """``postgresql://app:***@db.example:5432/app``: enough to recognise, nothing to misuse."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, host = netloc.rsplit("@", 1)
-            user = userinfo.split(":", 1)[0]
-            netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-        query = "***" if parts.query else ""
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    except ValueError:
-        return "***"
+from santokit.core.redact import redact_url  # noqa: E402 - re-exported for the routes
+
+__all__ = ["SecretBox", "load_master_key", "redact_url"]

@@ -97,6 +97,15 @@ class Hub:
     # -- connections ---------------------------------------------------------------------------
     def connection_url(self, row: dict[str, Any]) -> str:
         context = f"{row['project']}/{row['env']}/{row['name']}"
+        if row["key_id"] != self.box.key_id:
+            raise ApiError(
+                "SERVICE_UNAVAILABLE",
+                (
+                    f"connection {row['name']} was stored under another master key (key id "
+                    f"{row['key_id']}, this Hub has {self.box.key_id}): start the Hub with that "
+                    "STK_HUB_MASTER_KEY, or set the connection again"
+                ),
+            )
         return self.box.decrypt(row["url_ciphertext"], context)
 
     def env_lock(self, project: str, env: str) -> threading.Lock:

@@ -296,3 +296,22 @@ def test_json_everywhere_and_dry_run(sandbox: Sandbox) -> None:
     full = json.loads(sandbox.ok("apply", "--ref", "v1", "--json").out)
     assert full["releaseId"].startswith("rel_")
     assert full["reused"] is False
+
+
+def test_logout_revokes_the_stored_session_even_with_stk_token_set(sandbox: Sandbox) -> None:
+    sandbox.operator()
+    sandbox.ok("context", "set", "--hub", sandbox.hub.url)
+    assert sandbox.login().code == 0
+    stored = json.loads((sandbox.repo.parent / "config" / "credentials.json").read_text())
+    token = next(iter(stored["hubs"].values()))["token"]
+    assert sandbox.stk("logout", env={"STK_TOKEN": "stkop_someone-else"}).code == 0
+    assert sandbox.stk("whoami", env={"STK_TOKEN": token}).code == 1  # revoked on the Hub
+
+
+def test_dry_run_of_every_step_reports_instead_of_failing(sandbox: Sandbox) -> None:
+    urls = bootstrap(sandbox)
+    plan = json.loads(sandbox.ok("apply", "--dry-run", "--ref", "v1", "--json").out)
+    assert plan["release"]["wouldReuse"] is False
+    assert plan["release"]["pendingSchemaChanges"] > 0
+    assert tables(urls["dev_main"]) == set()
+    assert sandbox.stk("apply", "--only", "", "--ref", "v1").code == 2

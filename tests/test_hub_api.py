@@ -152,3 +152,59 @@ def test_metrics_and_audit(hub: HubProcess) -> None:
     assert "stk_hub_request_duration_seconds_count" in text
     assert 'stk_hub_schema_applies_total{result="ok"} 0' in text
     assert "Sup3rSecret" not in hub.log.read_text()
+
+
+def test_hostile_requests_get_clear_4xx(hub: HubProcess) -> None:
+    auth = login(hub)
+    huge = httpx.post(
+        f"{hub.url}/v1/projects",
+        content=b'{"name": "' + b"a" * 11_000_000 + b'"}',
+        headers={**auth, "content-type": "application/json"},
+    )
+    assert huge.status_code == 400
+    assert "too large" in str(error_of(huge)["message"])
+    deep = httpx.post(
+        f"{hub.url}/v1/auth/login",
+        content=b'{"email": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert deep.status_code == 400
+    injected = httpx.get(f"{hub.url}/x%22%7D%201%0Aevil_metric%7Ba%3D%22b%22%7D%2042")
+    assert injected.status_code == 404
+    text = httpx.get(f"{hub.url}/metrics").text
+    assert "evil_metric" not in text
+    assert 'route="other"' in text
+
+
+def test_passwords_with_odd_characters_never_show(hub: HubProcess) -> None:
+    auth = login(hub)
+    httpx.post(f"{hub.url}/v1/projects", json={"name": "shop"}, headers=auth)
+    httpx.post(f"{hub.url}/v1/projects/shop/envs", json={"name": "dev"}, headers=auth)
+    for i, secret in enumerate(["pa/ss-W0rd", "pa#ss-W0rd", "pa?ss-W0rd", "pa@ss-W0rd"]):
+        url = f"postgresql://app:{secret}@127.0.0.1:1/app"
+        base = f"{hub.url}/v1/projects/shop/envs/dev/connections/c{i}"
+        shown = httpx.put(base, json={"engine": "postgres", "dbUrl": url}, headers=auth).text
+        failed = httpx.post(f"{base}/test", headers=auth).text
+        for text in (shown, failed):
+            assert secret not in text
+            assert "W0rd" not in text
+    audit = httpx.get(f"{hub.url}/v1/projects/shop/audit", headers=auth).text
+    assert "W0rd" not in audit
+    assert "W0rd" not in hub.log.read_text()
+
+
+def test_apply_with_no_step_is_refused(hub: HubProcess) -> None:
+    auth = login(hub)
+    httpx.post(f"{hub.url}/v1/projects", json={"name": "shop"}, headers=auth)
+    httpx.post(f"{hub.url}/v1/projects/shop/envs", json={"name": "dev"}, headers=auth)
+    r = httpx.post(
+        f"{hub.url}/v1/projects/shop/envs/dev/apply",
+        headers=auth,
+        json={
+            "ref": "x",
+            "only": [],
+            "snapshot": {"schemaFiles": {"schema/a.yaml": "version: 1\n"}},
+        },
+    )
+    assert r.status_code == 400
+    assert "names no step" in str(error_of(r)["message"])

@@ -11,24 +11,16 @@ import time
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from santokit.core.errors import ConnectionFailed
+from santokit.core.redact import redact_url
 
 CONNECT_TIMEOUT_S = 5
 
 
 def describe_target(url: str) -> str:
-    """``user@host:port/db`` of a URL, for messages; the password is never part of it."""
-    try:
-        info = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "the database"
-    host = info.get("host") or "localhost"
-    if str(host).startswith("/"):
-        host = "local socket"
-    port = info.get("port") or 5432
-    return f"{info.get('user') or 'default user'}@{host}:{port}/{info.get('dbname') or ''}"
+    """The redacted URL, for messages: the password is never part of it."""
+    return redact_url(url)
 
 
 def _reason(message: str) -> str:

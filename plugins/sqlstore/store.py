@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from ulid import ULID
@@ -206,29 +208,26 @@ class Tx:
         db_schema: str,
         redacted_url: str,
     ) -> bool:
-        """Insert or replace; True when it was created."""
-        where = (
-            (t.connections.c.project == project)
-            & (t.connections.c.env == env)
-            & (t.connections.c.name == name)
-        )
+        """Insert or replace in one statement (safe under concurrent calls); True if created."""
+        at = now()
         values = {
             "engine": engine,
             "url_ciphertext": ciphertext,
             "key_id": key_id,
             "db_schema": db_schema,
             "redacted_url": redacted_url,
-            "updated_at": now(),
+            "updated_at": at,
             "last_tested_at": None,
         }
-        if self.c.execute(update(t.connections).where(where).values(**values)).rowcount:
-            return False
-        self.c.execute(
-            insert(t.connections).values(
-                project=project, env=env, name=name, created_at=values["updated_at"], **values
-            )
+        dialect_insert = pg_insert if self.c.dialect.name == "postgresql" else sqlite_insert
+        existed = self.connection(project, env, name) is not None
+        stmt = dialect_insert(t.connections).values(
+            project=project, env=env, name=name, created_at=at, **values
         )
-        return True
+        self.c.execute(
+            stmt.on_conflict_do_update(index_elements=["project", "env", "name"], set_=values)
+        )
+        return not existed
 
     def connection(self, project: str, env: str, name: str) -> dict[str, Any] | None:
         q = select(t.connections).where(
@@ -305,7 +304,10 @@ class Tx:
             "created_by": actor,
             "snapshot": snapshot,
         }
-        self.c.execute(insert(t.releases).values(**row))
+        try:
+            self.c.execute(insert(t.releases).values(**row))
+        except IntegrityError:  # a concurrent apply created the same content first
+            raise Conflict(f"release with digest {digest} was created concurrently") from None
         return row
 
     def pointer(self, project: str, env: str) -> dict[str, Any] | None:

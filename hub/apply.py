@@ -139,8 +139,6 @@ class ApplyRun:
     def run(self) -> dict[str, Any]:
         schema, permissions = self._validated()
         targets = self._targets(schema)
-        applied = self._applied()
-        moves = _moves(schema, applied)
         out: dict[str, Any] = {
             "ref": self.ref,
             "dryRun": self.dry_run,
@@ -149,10 +147,9 @@ class ApplyRun:
             "releaseId": None,
             "reused": None,
         }
-        lock = self.hub.env_lock(self.project, self.env)
-        if not lock.acquire(blocking=False):
-            raise Conflict(f"another apply is running on {self.project}/{self.env}")
-        try:
+        with self.hub.env_guard(self.project, self.env):
+            applied = self._applied()  # read under the guard: another apply may just have ended
+            moves = _moves(schema, applied)
             if "release" in self.only:
                 out["drift"] = self._drift_gate(schema, targets, applied)
             if "schema" in self.only:
@@ -172,8 +169,6 @@ class ApplyRun:
                         )
             if "release" in self.only:
                 out.update(self._release_step(schema, permissions, targets, applied, moves))
-        finally:
-            lock.release()
         return out
 
     def _drift_gate(

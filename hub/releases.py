@@ -93,10 +93,7 @@ def move(
     request_id: str,
 ) -> dict[str, Any]:
     release = load_release(hub, project, release_id)
-    lock = hub.env_lock(project, env)
-    if not lock.acquire(timeout=MOVE_WAIT_S):
-        raise ApiError("CONFLICT", f"another operation holds {project}/{env}")
-    try:
+    with hub.env_guard(project, env, wait_s=MOVE_WAIT_S):
         if action == "rollback":
             with hub.store.tx() as tx:
                 if not tx.was_current(project, env, release_id):
@@ -116,8 +113,6 @@ def move(
                 env=env,
                 detail={"from": before, "to": release_id},
             )
-    finally:
-        lock.release()
     return {
         "project": project,
         "env": env,

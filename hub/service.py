@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,9 +110,22 @@ class Hub:
             )
         return self.box.decrypt(row["url_ciphertext"], context)
 
-    def env_lock(self, project: str, env: str) -> threading.Lock:
+    @contextmanager
+    def env_guard(self, project: str, env: str, *, wait_s: float = 0.0) -> Iterator[None]:
+        """Serialize applies and pointer moves of one env: in this process, and across the
+        Hub replicas that share a PostgreSQL store. CONFLICT when not had within ``wait_s``."""
         with self._locks_guard:
-            return self._env_locks.setdefault((project, env), threading.Lock())
+            lock = self._env_locks.setdefault((project, env), threading.Lock())
+        acquired = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
+        if not acquired:
+            raise ApiError(
+                "CONFLICT", f"another apply is running on {project}/{env} (or a release move)"
+            )
+        try:
+            with self.store.env_lock(project, env, wait_s):
+                yield
+        finally:
+            lock.release()
 
 
 def public_error(exc: SantokitError) -> dict[str, Any]:

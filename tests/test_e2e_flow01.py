@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from .e2e import PASSWORD, Run, Sandbox
+from .e2e import PASSWORD, HubProcess, Run, Sandbox
 from .pg import rows, schema_dump
 
 
@@ -315,3 +315,41 @@ def test_dry_run_of_every_step_reports_instead_of_failing(sandbox: Sandbox) -> N
     assert plan["release"]["pendingSchemaChanges"] > 0
     assert tables(urls["dev_main"]) == set()
     assert sandbox.stk("apply", "--only", "", "--ref", "v1").code == 2
+
+
+def test_two_hub_replicas_serialize_applies_of_one_env(sandbox: Sandbox) -> None:
+    if sandbox.hub.store is None:
+        return  # replicas share a PostgreSQL store; the SQLite run of this test has no second
+    urls = bootstrap(sandbox)
+    sandbox.ok("apply", "--ref", "v1")
+    other = HubProcess(sandbox.hub.data_dir, sandbox.env, sandbox.hub.store)
+    other.start()
+    try:
+        main = sandbox.repo / "schema" / "main.yaml"
+        main.write_text(
+            main.read_text().replace(
+                "      nickname:", "      bio: { type: string }\n      nickname:"
+            )
+        )
+        results: dict[str, Run] = {}
+
+        def run() -> None:
+            results["first"] = sandbox.stk("apply", "--ref", "v2")
+
+        with psycopg.connect(urls["dev_main"]) as holder:
+            holder.execute("lock table users in access share mode")
+            first = threading.Thread(target=run)
+            first.start()
+            time.sleep(1.5)
+            token = json.loads((sandbox.repo.parent / "config" / "credentials.json").read_text())
+            token = next(iter(token["hubs"].values()))["token"]  # the session is in the store
+            results["second"] = sandbox.stk(
+                "apply", "--ref", "v2", "--hub", other.url, env={"STK_TOKEN": token}
+            )
+            holder.rollback()
+        first.join()
+    finally:
+        other.stop()
+    assert results["first"].code == 0, results["first"].err
+    assert results["second"].code == 1
+    assert "CONFLICT" in results["second"].err

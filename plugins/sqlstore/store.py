@@ -6,13 +6,25 @@ commit together or not at all (hub.md §2, §9).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -407,6 +419,36 @@ class SqlStore:
                     f"the store was written by a newer Hub (schema version "
                     f"{version}); upgrade Santokit"
                 )
+
+    @contextmanager
+    def env_lock(self, project: str, env: str, wait_s: float) -> Iterator[None]:
+        """Hold (project, env) across every Hub replica sharing this store.
+
+        On PostgreSQL: a session advisory lock on a connection of its own, tried until
+        ``wait_s`` passes (CONFLICT then). SQLite is one machine's store: the Hub's
+        in-process lock is the whole story there.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        key = int.from_bytes(
+            hashlib.sha256(f"stk-env\x1f{project}\x1f{env}".encode()).digest()[:8],
+            "big",
+            signed=True,
+        )
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            deadline = time.monotonic() + wait_s
+            while not conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                if time.monotonic() >= deadline:
+                    raise Conflict(
+                        f"another apply is running on {project}/{env} (through another Hub replica)"
+                    )
+                time.sleep(0.1)
+            try:
+                yield
+            finally:
+                conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
 
     def ping(self) -> bool:
         try:

@@ -16,29 +16,7 @@ from . import context as ctx
 from . import credentials, output
 from .client import HubClient, HubError
 from .commands_local import JsonFlag
-
-Opt = Annotated[str | None, Parameter(help="overrides STK_* and .stk/context.json")]
-
-
-def _cwd() -> Path:
-    return Path.cwd()
-
-
-def _client(hub: str | None) -> HubClient:
-    return HubClient(ctx.resolve("hub", hub, _cwd()))
-
-
-def _target(project: str | None, env: str | None) -> tuple[str, str]:
-    return ctx.resolve("project", project, _cwd()), ctx.resolve("env", env, _cwd())
-
-
-def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    from rich.table import Table
-
-    table = Table(*columns, box=None)
-    for row in rows:
-        table.add_row(*[str(row.get(c, "") if row.get(c) is not None else "-") for c in columns])
-    output.out.print(table)
+from .common import Opt, client, cwd, print_table, target
 
 
 # -- auth ---------------------------------------------------------------------------------------
@@ -53,7 +31,7 @@ def login(
 
     Example: stk login --email ops@example.com
     """
-    url = ctx.resolve("hub", hub, _cwd())
+    url = ctx.resolve("hub", hub, cwd())
     if email is None:
         email = input("email: ").strip()
     password = (
@@ -79,7 +57,7 @@ def logout(*, hub: Opt = None, json: JsonFlag = False) -> int:
 
     Example: stk logout
     """
-    url = ctx.resolve("hub", hub, _cwd())
+    url = ctx.resolve("hub", hub, cwd())
     if credentials.stored(url) is None:
         if json:
             output.emit_json({"hub": url, "loggedOut": False})
@@ -105,7 +83,7 @@ def whoami(*, hub: Opt = None, json: JsonFlag = False) -> int:
 
     Example: stk whoami
     """
-    me = _client(hub).get("/v1/auth/whoami")
+    me = client(hub).get("/v1/auth/whoami")
     if json:
         output.emit_json(me)
         return 0
@@ -136,9 +114,9 @@ def context_set(
     given = {k: v for k, v in updates.items() if v is not None}
     if not given:
         raise UsageError("nothing to set: pass --hub, --project, --env or --connection")
-    path = ctx.save_context(_cwd(), given)
+    path = ctx.save_context(cwd(), given)
     if json:
-        output.emit_json({"path": str(path), "context": ctx.load_context(_cwd())})
+        output.emit_json({"path": str(path), "context": ctx.load_context(cwd())})
     else:
         output.line(f"context written to {path}")
     return 0
@@ -150,8 +128,8 @@ def context_show(*, json: JsonFlag = False) -> int:
 
     Example: stk context show
     """
-    path = ctx.find_context_file(_cwd())
-    data = ctx.load_context(_cwd())
+    path = ctx.find_context_file(cwd())
+    data = ctx.load_context(cwd())
     if json:
         output.emit_json({"path": str(path) if path else None, "context": data})
         return 0
@@ -170,7 +148,7 @@ def context_clear(*, json: JsonFlag = False) -> int:
 
     Example: stk context clear
     """
-    path = ctx.clear_context(_cwd())
+    path = ctx.clear_context(cwd())
     if json:
         output.emit_json({"removed": str(path) if path else None})
     else:
@@ -188,7 +166,7 @@ def project_create(project: str, /, *, hub: Opt = None, json: JsonFlag = False) 
 
     Example: stk project create shop
     """
-    row = _client(hub).post("/v1/projects", {"name": project})
+    row = client(hub).post("/v1/projects", {"name": project})
     if json:
         output.emit_json(row)
     else:
@@ -202,11 +180,11 @@ def project_list(*, hub: Opt = None, json: JsonFlag = False) -> int:
 
     Example: stk project list
     """
-    rows = _client(hub).get("/v1/projects")
+    rows = client(hub).get("/v1/projects")
     if json:
         output.emit_json(rows)
     else:
-        _print_table(rows, ["name", "role", "createdAt"])
+        print_table(rows, ["name", "role", "createdAt"])
     return 0
 
 
@@ -219,8 +197,8 @@ def env_create(env: str, /, *, project: Opt = None, hub: Opt = None, json: JsonF
 
     Example: stk env create --project shop prod
     """
-    proj = ctx.resolve("project", project, _cwd())
-    row = _client(hub).post(f"/v1/projects/{proj}/envs", {"name": env})
+    proj = ctx.resolve("project", project, cwd())
+    row = client(hub).post(f"/v1/projects/{proj}/envs", {"name": env})
     if json:
         output.emit_json(row)
     else:
@@ -234,12 +212,12 @@ def env_list(*, project: Opt = None, hub: Opt = None, json: JsonFlag = False) ->
 
     Example: stk env list --project shop
     """
-    proj = ctx.resolve("project", project, _cwd())
-    rows = _client(hub).get(f"/v1/projects/{proj}/envs")
+    proj = ctx.resolve("project", project, cwd())
+    rows = client(hub).get(f"/v1/projects/{proj}/envs")
     if json:
         output.emit_json(rows)
     else:
-        _print_table(rows, ["name", "createdAt"])
+        print_table(rows, ["name", "createdAt"])
     return 0
 
 
@@ -248,7 +226,7 @@ connections_app = App(name="connections", help="Database connections of an envir
 
 
 def _conn_name(name: str | None) -> str:
-    return ctx.resolve("connection", name, _cwd(), option="--name")
+    return ctx.resolve("connection", name, cwd(), option="--name")
 
 
 @connections_app.command(name="set")
@@ -269,10 +247,10 @@ def connections_set(
 
     Example: stk connections set --name main --engine postgres --db-url -
     """
-    proj, env_name = _target(project, env)
+    proj, env_name = target(project, env)
     conn = _conn_name(name)
     url = sys.stdin.readline().strip() if db_url == "-" else db_url
-    row = _client(hub).put(
+    row = client(hub).put(
         f"/v1/projects/{proj}/envs/{env_name}/connections/{conn}",
         {"engine": engine, "dbUrl": url, "schema": schema},
     )
@@ -296,9 +274,9 @@ def connections_test(
 
     Example: stk connections test --name main
     """
-    proj, env_name = _target(project, env)
+    proj, env_name = target(project, env)
     conn = _conn_name(name)
-    result = _client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/connections/{conn}/test")
+    result = client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/connections/{conn}/test")
     if json:
         output.emit_json(result)
     else:
@@ -316,12 +294,12 @@ def connections_list(
 
     Example: stk connections list --project shop --env prod
     """
-    proj, env_name = _target(project, env)
-    rows = _client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/connections")
+    proj, env_name = target(project, env)
+    rows = client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/connections")
     if json:
         output.emit_json(rows)
     else:
-        _print_table(rows, ["name", "engine", "dbUrl", "schema", "lastTestedAt"])
+        print_table(rows, ["name", "engine", "dbUrl", "schema", "lastTestedAt"])
     return 0
 
 
@@ -338,8 +316,8 @@ def connections_show(
 
     Example: stk connections show --name main
     """
-    proj, env_name = _target(project, env)
-    row = _client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/connections/{_conn_name(name)}")
+    proj, env_name = target(project, env)
+    row = client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/connections/{_conn_name(name)}")
     if json:
         output.emit_json(row)
     else:
@@ -398,9 +376,9 @@ def apply(
 
     Example: stk apply --only schema --dry-run --ref main
     """
-    proj, env_name = _target(project, env)
-    client = _client(hub)
-    root = dir.resolve() if dir else find_root(_cwd())
+    proj, env_name = target(project, env)
+    hub_client = client(hub)
+    root = dir.resolve() if dir else find_root(cwd())
     snapshot = read_snapshot(root)
     steps = [s.strip() for s in only.split(",") if s.strip()] if only is not None else None
     if steps == []:
@@ -435,7 +413,7 @@ def apply(
     path = f"/v1/projects/{proj}/envs/{env_name}/apply"
     try:
         with output.progress(f"applying {ref} to {proj}/{env_name}"):
-            result = client.post(path, body)
+            result = hub_client.post(path, body)
     except HubError as err:
         if json:
             output.emit_json(

@@ -8,8 +8,8 @@ from cyclopts import App, Parameter
 
 from . import context as ctx
 from . import output
-from .commands_hub import Opt, _client, _cwd, _print_table, _target
 from .commands_local import JsonFlag
+from .common import Opt, client, cwd, print_table, target
 
 release_app = App(name="release", help="Releases: current, list, show, promote, rollback.")
 
@@ -22,8 +22,8 @@ def release_current(
 
     Example: stk release current --project shop --env dev
     """
-    proj, env_name = _target(project, env)
-    row = _client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/releases/current")
+    proj, env_name = target(project, env)
+    row = client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/releases/current")
     if json:
         output.emit_json(row)
     else:
@@ -47,12 +47,12 @@ def release_list(
 
     Example: stk release list --project shop --env dev --limit 20
     """
-    proj, env_name = _target(project, env)
-    rows = _client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/releases?limit={limit}")
+    proj, env_name = target(project, env)
+    rows = client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/releases?limit={limit}")
     if json:
         output.emit_json(rows)
     else:
-        _print_table(rows, ["releaseId", "ref", "status", "createdAt", "createdBy"])
+        print_table(rows, ["releaseId", "ref", "status", "createdAt", "createdBy"])
     return 0
 
 
@@ -64,8 +64,8 @@ def release_show(
 
     Example: stk release show --release-id rel_01J...
     """
-    proj = ctx.resolve("project", project, _cwd())
-    row = _client(hub).get(f"/v1/projects/{proj}/releases/{release_id}")
+    proj = ctx.resolve("project", project, cwd())
+    row = client(hub).get(f"/v1/projects/{proj}/releases/{release_id}")
     if json:
         output.emit_json(row)
         return 0
@@ -93,13 +93,13 @@ def release_promote(
 
     Example: stk release promote --project shop --from dev --to prod
     """
-    proj = ctx.resolve("project", project, _cwd())
+    proj = ctx.resolve("project", project, cwd())
     if (from_ is None) == (release_id is None):
         from santokit.core.errors import UsageError
 
         raise UsageError("give --from ENV or --release-id ID (one of them)")
     body = {"to": to, "from": from_, "releaseId": release_id}
-    row = _client(hub).post(f"/v1/projects/{proj}/releases/promote", body)
+    row = client(hub).post(f"/v1/projects/{proj}/releases/promote", body)
     if json:
         output.emit_json(row)
     else:
@@ -122,8 +122,8 @@ def release_rollback(
 
     Example: stk release rollback --project shop --env prod --to rel_01J...
     """
-    proj, env_name = _target(project, env)
-    row = _client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/releases/rollback", {"to": to})
+    proj, env_name = target(project, env)
+    row = client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/releases/rollback", {"to": to})
     if json:
         output.emit_json(row)
     else:

@@ -58,10 +58,6 @@ class SantokitPlugins:
     def diff_rules(self) -> list[Any]:
         return [rule for rules in self.pm.hook.santokit_diff_rules() for rule in rules]
 
-    @property
-    def failed(self) -> list[PluginInfo]:
-        return [i for i in self._infos if i.error]
-
 
 def load_plugins(group: str = PROJECT) -> SantokitPlugins:
     """Create a plugin manager with every entry point of ``group`` registered."""

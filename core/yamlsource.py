@@ -19,7 +19,6 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .errors import Finding, YamlPath
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-WITH_LIBYAML = _BaseLoader is not yaml.SafeLoader
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"

@@ -244,7 +244,8 @@ def set_connection(
     hub.require(operator, project, "admin")
     hub.require_env(project, env)
     check_name("connection", name)
-    check_name("schema", data.schema) if data.schema != "public" else None
+    if data.schema != "public":
+        check_name("schema", data.schema)
     hub.engine(data.engine)
     if not data.db_url.startswith(("postgresql://", "postgres://")):
         raise ApiError("BAD_REQUEST", "dbUrl must be a postgresql:// URL")

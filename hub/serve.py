@@ -13,7 +13,6 @@ from . import auth
 from .service import Hub
 
 log = logging.getLogger("santokit.hub")
-DEFAULT_PORT = 8420
 
 
 def default_data_dir() -> Path:

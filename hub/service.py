@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from santokit.core.errors import SantokitError, UsageError
+from santokit.core.errors import UsageError
 from santokit.core.identifiers import identifier_problem
 from santokit.core.plugins import SantokitPlugins, default_plugins
 
@@ -126,7 +126,3 @@ class Hub:
                 yield
         finally:
             lock.release()
-
-
-def public_error(exc: SantokitError) -> dict[str, Any]:
-    return {"code": exc.code, "message": exc.message, "details": exc.details}

@@ -18,11 +18,6 @@ from santokit.core.redact import redact_url
 CONNECT_TIMEOUT_S = 5
 
 
-def describe_target(url: str) -> str:
-    """The redacted URL, for messages: the password is never part of it."""
-    return redact_url(url)
-
-
 def _reason(message: str) -> str:
     text = message.lower()
     if "password authentication failed" in text or "authentication failed" in text:
@@ -57,7 +52,7 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
         raise ConnectionFailed("could not connect: the database URL is malformed") from None
     except psycopg.OperationalError as exc:
         raise ConnectionFailed(
-            f"could not connect to {describe_target(url)}: {_reason(str(exc))}"
+            f"could not connect to {redact_url(url)}: {_reason(str(exc))}"
         ) from None
     try:
         with conn.cursor() as cur:

@@ -39,9 +39,15 @@ def run_stk(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
+    inherit: bool = True,
+    timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``stk`` console script for real."""
-    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    """Run the installed ``stk`` console script for real.
+
+    With ``inherit`` the test process's environment is the base (``NO_COLOR`` set); without it
+    ``env`` is the whole environment, as a sandbox that dropped every ``STK_*`` variable wants.
+    """
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})} if inherit else dict(env or {})
     return subprocess.run(
         [str(STK), *args],
         cwd=cwd,
@@ -49,7 +55,7 @@ def run_stk(
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
 

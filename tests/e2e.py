@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from .conftest import EXAMPLE, STK, write_files
+from .conftest import EXAMPLE, STK, run_stk, write_files
 from .pg import with_database
 
 PASSWORD = "Op3rator-pass-word"
@@ -104,15 +104,13 @@ class Sandbox:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
     ) -> Run:
-        done = subprocess.run(
-            [str(STK), *args],
+        done = run_stk(
+            *args,
             cwd=cwd or self.repo,
             env={**self.env, **(env or {})},
-            input=stdin,
-            capture_output=True,
-            text=True,
+            stdin=stdin,
+            inherit=False,
             timeout=120,
-            check=False,
         )
         run = Run(args, done.returncode, done.stdout, done.stderr)
         self.transcript.append(run)

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .conftest import EXAMPLE, STK, write_files
+from .conftest import EXAMPLE, STK, run_stk, write_files
 from .e2e import free_port
 
 
@@ -43,16 +43,7 @@ def test_stk_dev_runs_flow_01_and_stops_cleanly(tmp_path: Path) -> None:
         pg_port = int(text.split("postgres   main: 127.0.0.1:")[1].split("/")[0])
 
         def stk(*args: str, stdin: str | None = None) -> str:
-            done = subprocess.run(
-                [str(STK), *args],
-                cwd=repo,
-                env=env,
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            done = run_stk(*args, cwd=repo, env=env, stdin=stdin, inherit=False)
             assert done.returncode == 0, f"stk {' '.join(args)}: {done.stdout}{done.stderr}"
             return done.stdout
 

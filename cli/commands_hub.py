@@ -353,10 +353,10 @@ def _print_failure(err: HubError) -> None:
         for d in err.details:
             if isinstance(d, dict) and "description" in d:
                 output.line(f"drift {d['connection']}: {d['description']}")
-        output.line(
-            "ways out: change schema/*.yaml to match the database and apply, or restore "
-            "the database (stk apply --only schema repairs what is safe) and apply"
-        )
+                ways = d.get("waysOut") or {}
+                if ways:
+                    output.line(f"    way out 1: {ways['changeYaml']}")
+                    output.line(f"    way out 2: {ways['restoreDatabase']}")
 
 
 def apply(

@@ -7,17 +7,13 @@ the change into the files, it is not drift. Only tables that were applied are lo
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .ir import Column, ConnectionSchema, ForeignKey, IdColumn, Index, Table
-
-WAYS_OUT = (
-    "change schema/*.yaml to match the database and apply (no DDL is needed), or",
-    "restore the database to the declaration (by hand, or with `stk apply --only schema` where "
-    "the repair is safe) and apply",
-)
 
 
 @dataclass(frozen=True)
@@ -37,7 +33,27 @@ class DriftItem:
             f"applied {_show(self.applied)}; declared {_show(self.declared)}"
         )
 
+    def ways_out(self) -> tuple[str, str]:
+        """The two ways out for this object: make the files say what the database has, or make
+        the database say what the files declare."""
+        what = self.object.replace("_", " ")
+        where = self.table if self.object == "table" else f"{self.table}.{self.name}"
+        if self.actual is None:
+            yaml = f"remove {what} {where} from schema/*.yaml, then apply"
+            db = f"recreate {what} {where} (stk apply --only schema adds it back), then apply"
+        elif self.declared is None:
+            yaml = f"declare {what} {where} in schema/*.yaml as {_show(self.actual)}, then apply"
+            db = f"drop {what} {where} from the database by hand, then apply"
+        else:
+            yaml = f"change {what} {where} in schema/*.yaml to {_show(self.actual)}, then apply"
+            db = (
+                f"alter {what} {where} in the database back to {_show(self.declared)} by hand, "
+                "then apply"
+            )
+        return yaml, db
+
     def to_json(self) -> dict[str, Any]:
+        yaml, db = self.ways_out()
         return {
             "connection": self.connection,
             "table": self.table,
@@ -47,6 +63,7 @@ class DriftItem:
             "applied": self.applied,
             "declared": self.declared,
             "description": self.describe(),
+            "waysOut": {"changeYaml": yaml, "restoreDatabase": db},
         }
 
 
@@ -54,7 +71,11 @@ def _show(state: Any) -> str:
     if state is None:
         return "nothing"
     if isinstance(state, dict):
-        return ", ".join(f"{k}={v}" for k, v in state.items())
+        # YAML spelling (true, null) since the operator copies it into schema/*.yaml
+        return ", ".join(
+            f"{k}={json.dumps(v) if v is None or isinstance(v, bool) else v}"
+            for k, v in state.items()
+        )
     return str(state)
 
 

@@ -8,7 +8,6 @@ the change into the files, it is not drift. Only tables that were applied are lo
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any

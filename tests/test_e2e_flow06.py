@@ -75,7 +75,8 @@ def test_flow_06_plan_apply_block_and_drift(sandbox: Sandbox) -> None:
         "column",
         "extra",
     )
-    assert item["actual"]["type"] == "string" and item["declared"] is None
+    assert item["actual"]["type"] == "string"
+    assert item["declared"] is None
     assert set(item["waysOut"]) == {"changeYaml", "restoreDatabase"}
     releases = json.loads(sandbox.ok("release", "list", "--json").out)
     assert [r["releaseId"] for r in releases] == [second, first]  # no release was made

@@ -349,6 +349,8 @@ def _print_failure(err: HubError) -> None:
                 output.line(f"! {d.get('code', '')} {d['connection']}: {d['description']}")
                 output.line(f"    why: {d['reason']}")
                 output.line(f"    remedy: {d['remedy']}")
+            elif isinstance(d, str):
+                output.line(f"! {d}")
     elif err.code == "DRIFT_DETECTED":
         for d in err.details:
             if isinstance(d, dict) and "description" in d:

@@ -94,3 +94,17 @@ def incompatibilities(release: ConnectionSchema, actual: ConnectionSchema) -> li
         else:
             out += _table(table, have)
     return out
+
+
+def after_apply(release: ConnectionSchema, declared: ConnectionSchema) -> list[str]:
+    """Why ``release`` could no longer run once ``declared`` is applied; empty when it still can.
+
+    Applying converges every declared table to its declaration and leaves the others alone (no
+    drop is ever applied), so only tables declared on the same connection are compared.
+    """
+    out: list[str] = []
+    for table in release.tables:
+        after = declared.table(table.name)
+        if after is not None:
+            out += _table(table, after)
+    return out

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from santokit.core.compat import after_apply
 from santokit.core.errors import Conflict, DriftDetected, ValidationFailed
 from santokit.core.ir import ConnectionSchema, Schema, digest
 from santokit.core.validation import Snapshot, validate_snapshot
@@ -214,6 +215,8 @@ class ApplyRun:
                 details=blocked,
             )
         result: dict[str, Any] = {"connections": {n: p.to_json() for n, p in plans.items()}}
+        if "release" not in self.only and any(p.changes for p in plans.values()):
+            self._keep_current_servable(schema)
         if self.dry_run:
             return result
         for name, (url, db_schema, engine) in sorted(targets.items()):
@@ -241,6 +244,34 @@ class ApplyRun:
                 )
             applied[name] = declared
         return result
+
+    def _keep_current_servable(self, schema: Schema) -> None:
+        """A schema applied without a release must leave the env's current release able to run
+        on its databases: the pointer always names a release its databases can serve."""
+        with self.hub.store.tx() as tx:
+            pointer = tx.pointer(self.project, self.env)
+            row = tx.release(self.project, pointer["release_id"]) if pointer else None
+        if row is None:
+            return
+        current = Schema.from_json(json.loads(row["snapshot"])["schema"])
+        problems = []
+        for conn in current.connections:
+            declared = schema.connection(conn.name)
+            if declared is not None:
+                problems += [f"{conn.name}: {p}" for p in after_apply(conn, declared)]
+        if problems:
+            raise ApiError(
+                "CHANGE_BLOCKED",
+                (
+                    f"applying this schema without a release would leave env {self.env}'s "
+                    f"current release {row['release_id']} unable to run on its database "
+                    f"({problems[0]}"
+                    + (f", and {len(problems) - 1} more" if len(problems) > 1 else "")
+                    + "); apply the schema and the release together so the pointer moves with "
+                    f"it: stk apply --project {self.project} --env {self.env} --ref {self.ref}"
+                ),
+                details=problems,
+            )
 
     def _release_step(
         self,

@@ -73,3 +73,23 @@ def test_flow_08_promote_and_rollback(sandbox: Sandbox) -> None:
         json.loads(sandbox.ok("release", "current", "--env", "dev", "--json").out)["releaseId"]
         == r1
     )
+
+
+def test_schema_alone_may_not_strand_the_current_release(sandbox: Sandbox) -> None:
+    bootstrap(sandbox)
+    first = release_id(sandbox.ok("apply", "--ref", "v1").out)
+    main = sandbox.repo / "schema" / "main.yaml"
+    main.write_text(
+        main.read_text().replace(
+            "      nickname:   { type: string }",
+            "      nickname:   { type: string, default: anon }",
+        )
+    )
+    refused = sandbox.stk("apply", "--only", "schema", "--ref", "v2")
+    assert refused.code == 1
+    assert "CHANGE_BLOCKED" in refused.err
+    assert f"current release {first} unable to run" in refused.err
+    assert "stk apply --project shop --env dev --ref v2" in refused.err
+    assert "! main: users.nickname: the database has string null, default" in refused.out
+    second = release_id(sandbox.ok("apply", "--ref", "v2").out)
+    assert second != first

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 
@@ -76,7 +76,21 @@ def release_show(
     output.line(f"current in: {', '.join(row['currentIn']) or '-'}")
     for conn, tables in sorted(row["tables"].items()):
         output.line(f"tables on {conn}: {', '.join(tables)}")
+    output.line(f"permissions: {row['permissionsDigest']} ({', '.join(row['artifacts']) or '-'})")
+    for table, entry in row["policy"].items():
+        output.line(f"  {table} ({entry['connection']})")
+        for op, rules in entry["ops"].items():
+            output.line(f"    {op}: " + ("; ".join(_rule_text(r) for r in rules) or "nobody"))
     return 0
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    text = ", ".join(rule["roles"])
+    if rule["condition"]:
+        text += f" where {rule['condition']}"
+    if rule["columns"] != "*":
+        text += f" [{', '.join(rule['columns'])}]"
+    return text
 
 
 @release_app.command(name="promote")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from .changes import Change
 from .ir import ConnectionSchema, Schema
+from .permissions import Policy
 
 
 @dataclass(frozen=True)
@@ -63,4 +64,20 @@ class DiffRule(Protocol):
 
     def check(self, change: Change, context: RuleContext) -> Verdict | None:
         """A verdict when ``change`` must be blocked, else None (the change is safe for it)."""
+        ...
+
+
+@runtime_checkable
+class PermissionCompiler(Protocol):
+    """Turns a validated policy into one artifact of the release, stored under ``name``.
+
+    The artifact must be JSON data and deterministic (it is part of the release digest). A rule
+    the artifact cannot express is refused with ``santokit.core.errors.ValidationFailed`` (or
+    another ``SantokitError``), which fails the apply before any release is made.
+    """
+
+    name: str
+
+    def compile(self, policy: Policy, schema: Schema) -> Any:
+        """The artifact for ``policy`` over ``schema`` (the tables being released)."""
         ...

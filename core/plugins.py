@@ -15,6 +15,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import SantokitError
 
 PROJECT = "santokit"
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -57,6 +58,18 @@ class SantokitPlugins:
 
     def diff_rules(self) -> list[Any]:
         return [rule for rules in self.pm.hook.santokit_diff_rules() for rule in rules]
+
+    def permission_compilers(self) -> list[Any]:
+        """Every compiler, sorted by name; two plugins claiming one name is a configuration
+        error (one artifact would silently replace the other)."""
+        compilers = [c for found in self.pm.hook.santokit_permission_compilers() for c in found]
+        names = [c.name for c in compilers]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise SantokitError(
+                f"two plugins provide the permission compiler {doubled[0]!r}; uninstall one"
+            )
+        return sorted(compilers, key=lambda c: c.name)
 
 
 def load_plugins(group: str = PROJECT) -> SantokitPlugins:

@@ -16,6 +16,7 @@ from .contracts import LintRule
 from .errors import Finding, UsageError, YamlPath, errors_only
 from .ir import Schema
 from .perf import gc_paused
+from .permissions import Policy, check_permissions
 from .schemaload import SchemaSources, build_schema
 from .structure import structural_findings
 from .yamlsource import load_yaml
@@ -38,6 +39,7 @@ class ValidationResult:
     schema: Schema
     findings: list[Finding] = field(default_factory=list)
     sources: SchemaSources | None = None
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def ok(self) -> bool:
@@ -110,11 +112,17 @@ def _validate(snapshot: Snapshot, rules: Iterable[object]) -> ValidationResult:
         parsed.append((doc, {f.path for f in structural}))
     schema, semantic, sources = build_schema(parsed)
     findings += semantic
+    schema_ok = not errors_only(findings)
+    policy = Policy()
     if snapshot.permissions_file is not None:
         doc, problems = load_yaml(PERMISSIONS_PATH, snapshot.permissions_file)
         findings += problems
         if doc is not None:
-            findings += structural_findings(doc, PERMISSIONS_FILE)
-    if not errors_only(findings):
+            structural = structural_findings(doc, PERMISSIONS_FILE)
+            findings += structural
+            if schema_ok:  # against a broken schema, every table would look unknown
+                policy, checked = check_permissions(doc, schema, structural)
+                findings += checked
+    if schema_ok:
         findings += _lint(schema, sources, rules)
-    return ValidationResult(schema, sorted(set(findings), key=Finding.sort_key), sources)
+    return ValidationResult(schema, sorted(set(findings), key=Finding.sort_key), sources, policy)

@@ -14,8 +14,8 @@ from typing import Any
 from santokit.core.compat import after_apply
 from santokit.core.errors import Conflict, DriftDetected, ValidationFailed
 from santokit.core.ir import ConnectionSchema, Schema, digest
+from santokit.core.permissions import Policy
 from santokit.core.validation import Snapshot, validate_snapshot
-from santokit.core.yamlsource import load_yaml
 
 from .errors import ApiError
 from .service import Hub, Operator
@@ -63,7 +63,7 @@ class ApplyRun:
             )
 
     # -- inputs --------------------------------------------------------------------------------
-    def _validated(self) -> tuple[Schema, Any]:
+    def _validated(self) -> tuple[Schema, Policy]:
         files = _decode_files(self.snapshot.get("schemaFiles") or {})
         if not files:
             raise ApiError("BAD_REQUEST", "the snapshot holds no schema files")
@@ -72,11 +72,11 @@ class ApplyRun:
         result = validate_snapshot(Snapshot(files, perms), self.hub.rules())
         if not result.ok:
             raise ValidationFailed(result.findings)
-        permissions = None
-        if perms is not None:
-            doc, _ = load_yaml("config/permissions.yaml", perms)
-            permissions = doc.data if doc else None
-        return result.schema, permissions
+        return result.schema, result.policy
+
+    def _compiled(self, schema: Schema, policy: Policy) -> dict[str, Any]:
+        """Every compiler's artifact, keyed by compiler name (permissions.md §4)."""
+        return {c.name: c.compile(policy, schema) for c in self.hub.compilers()}
 
     def _targets(self, schema: Schema) -> dict[str, tuple[str, str, Any]]:
         """connection name -> (url, db schema, engine) for every declared connection."""
@@ -138,7 +138,10 @@ class ApplyRun:
 
     # -- steps ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        schema, permissions = self._validated()
+        schema, policy = self._validated()
+        permissions = (
+            self._compiled(schema, policy) if {"permissions", "release"} & set(self.only) else None
+        )
         targets = self._targets(schema)
         out: dict[str, Any] = {
             "ref": self.ref,
@@ -156,8 +159,13 @@ class ApplyRun:
             if "schema" in self.only:
                 out["schema"] = self._schema_step(schema, targets, applied, moves)
             if "permissions" in self.only:
-                tables = sorted((permissions or {}).get("tables", {}))
-                out["permissions"] = {"ok": True, "tables": tables}
+                tables = [t.table for t in policy.tables]
+                out["permissions"] = {
+                    "ok": True,
+                    "tables": tables,
+                    "artifacts": sorted(permissions or {}),
+                    "digest": digest(permissions),
+                }
                 if not self.dry_run:
                     with self.hub.store.tx() as tx:
                         tx.audit(

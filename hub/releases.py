@@ -19,9 +19,44 @@ from .service import Hub, Operator
 MOVE_WAIT_S = 30.0
 
 
+def _condition_text(condition: dict[str, Any] | None) -> str | None:
+    if condition is None:
+        return None
+    value = condition["value"]
+    right = "request.auth.sub" if "authSub" in value else json.dumps(value["literal"])
+    return f"{condition['column']} == {right}"
+
+
+def policy_summary(schema: Schema, compiled: Any) -> dict[str, Any]:
+    """Per table and op, each rule's roles, condition and columns (``*`` when all of them)."""
+    if not isinstance(compiled, dict):
+        return {}
+    every = {t.name: {t.id.name, *(c.name for c in t.columns)} for _, t in schema.tables()}
+    out: dict[str, Any] = {}
+    for table, entry in sorted(compiled.get("tables", {}).items()):
+        out[table] = {
+            "connection": entry["connection"],
+            "ops": {
+                op: [
+                    {
+                        "roles": rule["roles"],
+                        "condition": _condition_text(rule["condition"]),
+                        "columns": "*"
+                        if set(rule["columns"]) == every.get(table)
+                        else rule["columns"],
+                    }
+                    for rule in rules
+                ]
+                for op, rules in entry["ops"].items()
+            },
+        }
+    return out
+
+
 def release_summary(hub: Hub, project: str, row: dict[str, Any]) -> dict[str, Any]:
     snapshot = json.loads(row["snapshot"])
     schema = Schema.from_json(snapshot["schema"])
+    permissions = snapshot.get("permissions") or {}
     with hub.store.tx() as tx:
         envs = tx.envs_pointing_at(project, row["release_id"])
     return {
@@ -32,6 +67,8 @@ def release_summary(hub: Hub, project: str, row: dict[str, Any]) -> dict[str, An
         "createdBy": row["created_by"],
         "tables": {c.name: [t.name for t in c.tables] for c in schema.connections},
         "permissionsDigest": digest(snapshot.get("permissions")),
+        "policy": policy_summary(schema, permissions.get("policy")),
+        "artifacts": sorted(permissions),
         "currentIn": envs,
     }
 

@@ -66,6 +66,9 @@ class Hub:
     def rules(self) -> list[Any]:
         return self.plugins.diff_rules()
 
+    def compilers(self) -> list[Any]:
+        return self.plugins.permission_compilers()
+
     # -- auth ----------------------------------------------------------------------------------
     def operator_for(self, token: str | None) -> Operator:
         if not token:

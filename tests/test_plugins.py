@@ -28,7 +28,6 @@ def test_plugin_lint_rule_takes_effect_in_validate(test_plugin_path) -> None:
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "schema/analytics.yml:3:3: tables.events: table 'events' needs a created_at column [TEAM001]",
-        "schema/main.yaml:12:3: tables.posts: table 'posts' needs a created_at column [TEAM001]",
     ]
 
 

@@ -1,0 +1,262 @@
+"""The CEL subset of permission conditions (permissions.md §2), read with cel-python's parser.
+
+A condition must compile to one bound SQL predicate, so exactly two forms are accepted, either
+operand first: ``resource.<col> == request.auth.sub`` and ``resource.<col> == <literal>``.
+Everything else parses (or fails to) with the real CEL grammar and is then refused with the reason
+and the supported forms, so an operator learns at apply time what to write instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+SUPPORTED = "supported forms: resource.<col> == request.auth.sub, resource.<col> == <literal>"
+# Grammar rules that only wrap a single child: a bare operand passes through all of them.
+_WRAPPERS = {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication"}
+_PASS_THROUGH = _WRAPPERS | {"unary", "member", "primary"}
+_OPERATORS = {
+    "relation_ne": "!=",
+    "relation_lt": "<",
+    "relation_le": "<=",
+    "relation_gt": ">",
+    "relation_ge": ">=",
+    "relation_in": "in",
+    "addition_add": "+",
+    "addition_sub": "-",
+    "multiplication_mul": "*",
+    "multiplication_div": "/",
+    "multiplication_mod": "%",
+}
+INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
+STRING_COLUMN_TYPES = ("string",)
+
+
+class Unsupported(Exception):
+    """Why a condition is refused (the message is shown to the operator as is)."""
+
+
+class DoesNotFit(Unsupported):
+    """A supported form naming a column that is missing or of another type."""
+
+
+@dataclass(frozen=True)
+class AuthSub:
+    """The caller's subject: ``request.auth.sub``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"authSub": True}
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: str | int | float | bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"literal": self.value}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``column == value``: the only predicate the data plane binds."""
+
+    column: str
+    value: AuthSub | Literal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"column": self.column, "op": "eq", "value": self.value.to_json()}
+
+
+@cache
+def _parser() -> Any:
+    # imported on first use: `stk validate` of a file without conditions never pays for it
+    from celpy.celparser import CELParser
+
+    return CELParser()
+
+
+def _unwrap(node: Any) -> Any:
+    """Descend through the grammar's single-child wrappers and parentheses."""
+    while True:
+        data = getattr(node, "data", None)
+        kids = getattr(node, "children", ())
+        if (data in _PASS_THROUGH and len(kids) == 1) or data == "paren_expr":
+            node = kids[0]
+        else:
+            return node
+
+
+def _refuse_shape(node: Any) -> Unsupported:
+    """The reason for a node that is neither form, named the way the operator wrote it."""
+    data = getattr(node, "data", None)
+    kids = getattr(node, "children", ())
+    if data == "conditionalor":
+        return Unsupported("'||' is not supported")
+    if data == "conditionaland":
+        return Unsupported("'&&' is not supported")
+    if data == "expr":
+        return Unsupported("the conditional operator '? :' is not supported")
+    if data in ("relation", "addition", "multiplication") and kids:
+        op = _OPERATORS.get(getattr(kids[0], "data", ""), "?")
+        return Unsupported(f"unsupported operator '{op}'")
+    if data == "unary":
+        return Unsupported("unary operators ('!', '-') are not supported")
+    if data in ("member_dot_arg", "ident_arg"):
+        name = next((k for k in kids if not hasattr(k, "data")), "?")
+        return Unsupported(f"function calls ({name}) are not supported")
+    return Unsupported("a condition must compare a column with '=='")
+
+
+def _path(node: Any) -> list[str] | None:
+    """``a.b.c`` as ``["a", "b", "c"]``; None for anything but plain field selection."""
+    node = _unwrap(node)
+    data = getattr(node, "data", None)
+    if data in ("ident", "dot_ident"):
+        return [str(node.children[0])]
+    if data == "member_dot":
+        head = _path(node.children[0])
+        return None if head is None else [*head, str(node.children[1])]
+    return None
+
+
+def _literal(node: Any) -> tuple[str, Any] | None:
+    """(CEL type, Python value) of a literal operand, else None."""
+    node = _unwrap(node)
+    if getattr(node, "data", None) != "literal":
+        return None
+    token = node.children[0]
+    kind, text = token.type, str(token)
+    if kind in ("STRING_LIT", "MLSTRING_LIT"):
+        from celpy.evaluation import celstr
+
+        return "string", str(celstr(token))
+    try:
+        if kind == "INT_LIT":
+            return "int", int(text, 0)
+        if kind == "FLOAT_LIT":
+            number = float(text)
+            if not math.isfinite(number):
+                raise Unsupported(f"{text} is not a finite number")
+            return "float", number
+        if kind == "UINT_LIT":
+            return "uint", None
+    except ValueError:
+        raise Unsupported(f"{text} is not a valid number literal") from None
+    if kind == "BOOL_LIT":
+        return "bool", text == "true"
+    if kind == "BYTES_LIT":
+        return "bytes", None
+    return "null", None
+
+
+def _fits(column: str, logical: str, cel_type: str, value: Any) -> Literal:
+    """The literal as compiled for ``column``, or Unsupported when its type does not fit."""
+    hint = _LITERAL_HINT.get(logical)
+    wrong = DoesNotFit(
+        f"a {cel_type} literal does not fit column {column!r} ({logical}); "
+        + (f"write {hint}" if hint else f"{logical} columns take no literal condition")
+    )
+    if logical == "string" and cel_type == "string":
+        return Literal(value)
+    if logical == "boolean" and cel_type == "bool":
+        return Literal(value)
+    if logical in INT_RANGE and cel_type == "int":
+        low, high = INT_RANGE[logical]
+        if not low <= value <= high:
+            raise DoesNotFit(f"{value} is out of range for column {column!r} ({logical})")
+        return Literal(str(value) if logical == "bigint" else value)
+    if logical in ("float", "decimal") and cel_type in ("int", "float"):
+        return Literal(float(value) if logical == "float" else value)
+    raise wrong
+
+
+_LITERAL_HINT = {
+    "string": "a string literal ('draft')",
+    "boolean": "true or false",
+    "int": "an integer literal (42)",
+    "bigint": "an integer literal (42)",
+    "float": "a number literal (1.5)",
+    "decimal": "a number literal (1.5)",
+}
+
+
+def parse_condition(text: str, columns: Mapping[str, str]) -> Condition:
+    """The condition ``text`` against a table whose ``columns`` map name -> logical type.
+
+    Raises Unsupported with the reason and the supported forms for anything else.
+    """
+    from lark.exceptions import LarkError
+
+    try:
+        from celpy.celparser import CELParseError
+
+        tree = _parser().parse(text)
+    except (CELParseError, LarkError) as exc:
+        column = getattr(exc, "column", None)
+        near = text[column - 1 : column + 9] if column else ""
+        where = f" at column {column}" + (f" (near {near!r})" if near else " (end of input)")
+        raise Unsupported(f"not valid CEL: syntax error{where}; {SUPPORTED}") from None
+    try:
+        return _condition(tree, columns)
+    except DoesNotFit:
+        raise
+    except Unsupported as exc:
+        raise Unsupported(f"{exc}; {SUPPORTED}") from None
+
+
+def _condition(tree: Any, columns: Mapping[str, str]) -> Condition:
+    node = _unwrap(tree)
+    kids = getattr(node, "children", ())
+    if getattr(node, "data", None) != "relation" or len(kids) != 2:
+        raise _refuse_shape(node)
+    if getattr(kids[0], "data", None) != "relation_eq":
+        raise _refuse_shape(node)
+    left, right = kids[0].children[0], kids[1]
+    sides = [_operand(left), _operand(right)]
+    resources = [s for s in sides if s[0] == "resource"]
+    if not resources:
+        raise Unsupported("one side must be resource.<column>")
+    if len(resources) == 2:
+        raise Unsupported("comparing two columns is not supported")
+    column = resources[0][1]
+    other = next(s for s in sides if s[0] != "resource")
+    if column not in columns:
+        known = ", ".join(sorted(columns))
+        raise DoesNotFit(f"unknown column {column!r} (the table has {known})")
+    logical = columns[column]
+    if other[0] == "sub":
+        if logical not in STRING_COLUMN_TYPES:
+            raise DoesNotFit(
+                f"request.auth.sub is a string; column {column!r} is {logical}, so the owner "
+                "rule needs a string column"
+            )
+        return Condition(column, AuthSub())
+    if other[0] == "literal":
+        cel_type, value = other[1]
+        if cel_type in ("null", "bytes", "uint"):
+            raise Unsupported(f"{cel_type} literals are not supported")
+        return Condition(column, _fits(column, logical, cel_type, value))
+    raise Unsupported(str(other[1]))
+
+
+def _operand(node: Any) -> tuple[str, Any]:
+    """Classify one side of '==': ("resource", col) | ("sub", None) | ("literal", (t, v))."""
+    literal = _literal(node)
+    if literal is not None:
+        return "literal", literal
+    path = _path(node)
+    if path is None:
+        raise _refuse_shape(_unwrap(node))
+    if path == ["request", "auth", "sub"]:
+        return "sub", None
+    if path[0] == "request":
+        dotted = ".".join(path)
+        raise Unsupported(f"{dotted} is not supported; of the request only request.auth.sub is")
+    if path[0] == "resource" and len(path) == 2:
+        return "resource", path[1]
+    if path[0] == "resource":
+        raise Unsupported(f"{'.'.join(path)}: only a column of resource may be compared")
+    raise Unsupported(f"unknown name {'.'.join(path)!r}; use resource.<column>")

@@ -62,11 +62,22 @@ def run_stk(
 
 @pytest.fixture(scope="session")
 def test_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Install tests/plugin_pkgs/stk_test_plugin with pip into a folder; put it on PYTHONPATH."""
+    """tests/plugin_pkgs/stk_test_plugin (team lint and change rules), pip-installed."""
+    return install_plugin(tmp_path_factory, "stk_test_plugin")
+
+
+@pytest.fixture(scope="session")
+def rls_plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/plugin_pkgs/stk_rls_plugin (a second permission compiler), pip-installed."""
+    return install_plugin(tmp_path_factory, "stk_rls_plugin")
+
+
+def install_plugin(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """Install a package of tests/plugin_pkgs with pip into a folder to put on PYTHONPATH."""
     target = tmp_path_factory.mktemp("plugins")
-    source = tmp_path_factory.mktemp("plugin-src") / "stk_test_plugin"
+    source = tmp_path_factory.mktemp("plugin-src") / name
     shutil.copytree(
-        TESTS / "plugin_pkgs" / "stk_test_plugin",
+        TESTS / "plugin_pkgs" / name,
         source,
         ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
     )

@@ -401,6 +401,8 @@ def apply(
             for finding in local.findings:
                 output.line(str(finding))
         raise ValidationFailed(local.findings)
+    for finding in local.findings:  # warnings only here: errors stopped above
+        output.notice(str(finding))
     body = {
         "ref": ref,
         "only": steps,
@@ -435,6 +437,12 @@ def apply(
         output.emit_json(result)
         return 0
     _print_plan(result)
+    if result.get("permissions"):
+        compiled = result["permissions"]
+        output.line(
+            f"permissions: {len(compiled['tables'])} table(s) compiled "
+            f"({', '.join(compiled['artifacts'])})"
+        )
     if result.get("releaseId"):
         state = "reused" if result.get("reused") else "created"
         output.notice(f"release {state} for {proj}/{env_name}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +102,18 @@ def _parser() -> Any:
             start="expr",
             g_regex_flags=re.M,
             lexer_callbacks={"IDENT": CELParser.ambiguous_literals},
-            propagate_positions=True,
+            propagate_positions=False,  # only errors need a position, and they carry it
             maybe_placeholders=False,
             priority="invert",
             cache=cache_file,
         )
     return CELParser()
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Any:
+    """The syntax tree of ``text``; rules repeat the same condition often, trees are read-only."""
+    return _parser().parse(text)
 
 
 def _unwrap(node: Any) -> Any:
@@ -225,7 +231,7 @@ def parse_condition(text: str, columns: Mapping[str, str]) -> Condition:
     try:
         from celpy.celparser import CELParseError
 
-        tree = _parser().parse(text)
+        tree = _parse(text)
     except (CELParseError, LarkError) as exc:
         column = getattr(exc, "column", None)
         near = text[column - 1 : column + 9] if column else ""

@@ -6,21 +6,21 @@ import json
 import logging
 import time
 from collections import Counter
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, get, post, put
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.params import Dependency
 from litestar.response import Response
 from ulid import ULID
 
 from santokit.core.errors import ConnectionFailed, SantokitError
 
-from . import auth, releases
+from . import apikeys, auth, releases
 from .apply import ApplyRun
+from .deps import HubDep, OperatorDep
 from .errors import EXCEPTION_HANDLERS, ApiError, request_id
 from .secrets import redact_url
 from .service import Hub, Operator, check_name
@@ -67,10 +67,6 @@ class ApplyBody(msgspec.Struct, rename="camel"):
     snapshot: SnapshotBody
     only: list[str] | None = None
     dry_run: bool = False
-
-
-HubDep = Annotated[Hub, Dependency(skip_validation=True)]
-OperatorDep = Annotated[Operator, Dependency(skip_validation=True)]
 
 
 # -- dependencies ---------------------------------------------------------------------------------
@@ -505,6 +501,7 @@ ROUTES = [
     show_release,
     promote,
     rollback,
+    *apikeys.ROUTES,
 ]
 
 

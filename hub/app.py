@@ -18,7 +18,7 @@ from ulid import ULID
 
 from santokit.core.errors import ConnectionFailed, SantokitError
 
-from . import apikeys, auth, releases
+from . import apikeys, auth, internal, releases
 from .apply import ApplyRun
 from .deps import HubDep, OperatorDep
 from .errors import EXCEPTION_HANDLERS, ApiError, request_id
@@ -502,6 +502,7 @@ ROUTES = [
     promote,
     rollback,
     *apikeys.ROUTES,
+    internal.router,
 ]
 
 
@@ -543,7 +544,7 @@ class RequestIdMiddleware:
         )
 
 
-KNOWN_ROOTS = ("healthz", "readyz", "metrics", "schema", "v1")
+KNOWN_ROOTS = ("healthz", "readyz", "metrics", "schema", "v1", "internal")
 
 
 def _route_label(path: str) -> str:
@@ -556,6 +557,8 @@ def _route_label(path: str) -> str:
         return "other"
     if parts[0] == "schema":
         return "/schema"
+    if parts[0] == "internal" and len(parts) == 3 and parts[1] == "releases":
+        parts[2] = "{id}" if parts[2] != "current" else "current"
     if len(parts) > 2 and parts[0] == "v1" and parts[1] == "projects":
         parts[2] = "{project}"
         if len(parts) > 4 and parts[3] == "envs":

@@ -92,4 +92,7 @@ def test_api_key_operations(store_url: str) -> None:
     assert rows["aaaaaaaaaaaa"]["revoked_at"]
     assert rows["bbbbbbbbbbbb"]["last_used_at"]
     assert rows["bbbbbbbbbbbb"]["roles"] == '["a", "b"]'
+    with store.read() as tx:  # the verification lookup, outside a transaction on PostgreSQL
+        assert tx.api_key("bbbbbbbbbbbb")["name"] == "two"
+        assert tx.api_key("cccccccccccc") is None
     store.close()

@@ -14,6 +14,7 @@ import httpx
 
 from santokit.core import apikeys
 
+from .conftest import run_stk
 from .e2e import BRIDGE_TOKENS, PASSWORD, HubProcess, Run, Sandbox
 from .pg import schema_dump
 from .test_e2e_flow01 import bootstrap
@@ -401,3 +402,9 @@ def test_without_configured_tokens_every_internal_call_is_refused(tmp_path: Path
                 assert answer.status_code == 401, (headers, path)
     finally:
         hub.stop()
+    assert "STK_BRIDGE_TOKENS is not set" in hub.log.read_text()
+
+
+def test_apikey_help_has_examples() -> None:
+    for command in ("create", "list", "revoke"):
+        assert f"Example: stk apikey {command}" in run_stk("apikey", command, "--help").stdout

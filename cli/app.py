@@ -10,7 +10,14 @@ from cyclopts import App
 from santokit.core import __version__
 from santokit.core.errors import SantokitError, UsageError
 
-from . import commands_hub, commands_local, commands_release, commands_server, output
+from . import (
+    commands_apikey,
+    commands_hub,
+    commands_local,
+    commands_release,
+    commands_server,
+    output,
+)
 from .client import HubError, HubUnreachable
 
 app = App(
@@ -35,6 +42,7 @@ for _sub in (
     commands_hub.connections_app,
     commands_server.hub_app,
     commands_release.release_app,
+    commands_apikey.apikey_app,
 ):
     app.command(_sub)
 

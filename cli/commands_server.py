@@ -23,7 +23,8 @@ def hub_serve(
 ) -> int:
     """Serve the Hub (SQLite store in the data dir unless --store names another).
 
-    Settings may also come from STK_HUB_STORE, STK_HUB_DATA_DIR and STK_HUB_MASTER_KEY.
+    Settings may also come from STK_HUB_STORE, STK_HUB_DATA_DIR and STK_HUB_MASTER_KEY;
+    STK_BRIDGE_TOKENS (comma-separated) are the service tokens the Bridge calls /internal with.
 
     Example: stk hub serve --port 8420 --store postgresql://hub@db/hub
     """

@@ -6,21 +6,21 @@ import json
 import logging
 import time
 from collections import Counter
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, get, post, put
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.params import Dependency
 from litestar.response import Response
 from ulid import ULID
 
 from santokit.core.errors import ConnectionFailed, SantokitError
 
-from . import auth, releases
+from . import apikeys, auth, internal, releases
 from .apply import ApplyRun
+from .deps import HubDep, OperatorDep
 from .errors import EXCEPTION_HANDLERS, ApiError, request_id
 from .secrets import redact_url
 from .service import Hub, Operator, check_name
@@ -67,10 +67,6 @@ class ApplyBody(msgspec.Struct, rename="camel"):
     snapshot: SnapshotBody
     only: list[str] | None = None
     dry_run: bool = False
-
-
-HubDep = Annotated[Hub, Dependency(skip_validation=True)]
-OperatorDep = Annotated[Operator, Dependency(skip_validation=True)]
 
 
 # -- dependencies ---------------------------------------------------------------------------------
@@ -505,6 +501,8 @@ ROUTES = [
     show_release,
     promote,
     rollback,
+    *apikeys.ROUTES,
+    internal.router,
 ]
 
 
@@ -546,7 +544,7 @@ class RequestIdMiddleware:
         )
 
 
-KNOWN_ROOTS = ("healthz", "readyz", "metrics", "schema", "v1")
+KNOWN_ROOTS = ("healthz", "readyz", "metrics", "schema", "v1", "internal")
 
 
 def _route_label(path: str) -> str:
@@ -559,6 +557,8 @@ def _route_label(path: str) -> str:
         return "other"
     if parts[0] == "schema":
         return "/schema"
+    if parts[0] == "internal" and len(parts) == 3 and parts[1] == "releases":
+        parts[2] = "{id}" if parts[2] != "current" else "current"
     if len(parts) > 2 and parts[0] == "v1" and parts[1] == "projects":
         parts[2] = "{project}"
         if len(parts) > 4 and parts[3] == "envs":

@@ -71,6 +71,8 @@ def serve(host: str, port: int, store: str | None, data_dir: Path | None) -> Non
 
     configure_logging()
     hub = open_hub(store, data_dir)
+    if not hub.bridge_tokens:
+        log.warning("STK_BRIDGE_TOKENS is not set: every /internal (Bridge) call is refused")
     log.info("hub listening", extra={"path": f"http://{host}:{port}"})
     uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,12 +37,21 @@ def check_name(kind: str, name: str) -> None:
         raise ApiError("BAD_REQUEST", f"{kind} name {problem}")
 
 
+def bridge_tokens() -> tuple[str, ...]:
+    """The service tokens of ``STK_BRIDGE_TOKENS`` (comma-separated: old and new while one is
+    rotated). Read once, at startup; none means every ``/internal`` call is refused."""
+    raw = os.environ.get("STK_BRIDGE_TOKENS", "")
+    return tuple(token.strip() for token in raw.split(",") if token.strip())
+
+
 @dataclass
 class Hub:
     store: Any
     box: SecretBox
     plugins: SantokitPlugins
     data_dir: Path
+    bridge_tokens: tuple[str, ...] = ()  # STK_BRIDGE_TOKENS: who may call /internal
+    key_touches: dict[str, float] = field(default_factory=dict)  # keyId -> monotonic time
     _env_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,7 +64,7 @@ class Hub:
             raise UsageError(f"no store plugin understands {store_url.split(':', 1)[0]}: URLs")
         store.migrate()
         key, created = load_master_key(data_dir)
-        return cls(store, SecretBox(key), plugins, data_dir), created
+        return cls(store, SecretBox(key), plugins, data_dir, bridge_tokens()), created
 
     # -- engines and rules ---------------------------------------------------------------------
     def engine(self, name: str) -> Any:

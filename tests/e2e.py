@@ -20,6 +20,8 @@ from .conftest import EXAMPLE, STK, run_stk, write_files
 from .pg import with_database
 
 PASSWORD = "Op3rator-pass-word"
+# The Bridge's service tokens (STK_BRIDGE_TOKENS): two, as while one is being rotated.
+BRIDGE_TOKENS = ("bridge-token-0f3a9c2e7d41b865", "bridge-token-2b7e51d09ac34f68")
 
 
 def free_port() -> int:
@@ -155,6 +157,7 @@ def sandbox(request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url: str) -
         "NO_COLOR": "1",
         "STK_CONFIG_DIR": str(tmp_path / "config"),
         "STK_HUB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "STK_BRIDGE_TOKENS": ",".join(BRIDGE_TOKENS),
     }
     data = tmp_path / "hub"
     data.mkdir()

@@ -149,4 +149,23 @@ audit_events = Table(
     Index("audit_project_at", "project", "at"),
 )
 
-SCHEMA_VERSION = 1
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("project", String(63), nullable=False),
+    Column("env", String(63), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("roles", Text, nullable=False),  # a JSON list of role names
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the whole key
+    Column("status", String(16), nullable=False),  # active | revoked
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("last_used_at", String(32)),
+    Column("revoked_at", String(32)),
+    Index("api_keys_project_env", "project", "env", "status"),
+)
+
+SCHEMA_VERSION = 2
+# What each version added, for stores written by an older Hub (forward only): version -> tables.
+ADDED_IN = {2: (api_keys,)}

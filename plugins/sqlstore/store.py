@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -64,6 +65,9 @@ def _engine(url: str) -> Engine:
 
 def _row(row: Any) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
+
+
+_API_KEY_BY_ID = select(t.api_keys).where(t.api_keys.c.key_id == bindparam("key_id"))
 
 
 class Tx:
@@ -393,6 +397,94 @@ class Tx:
         )
         return sorted(r.env for r in self.c.execute(q))
 
+    def release_by_id(self, release_id: str) -> dict[str, Any] | None:
+        """A release by its id alone (ids are globally unique): the Bridge names no project."""
+        q = select(t.releases).where(t.releases.c.release_id == release_id)
+        return _row(self.c.execute(q).first())
+
+    # -- api keys -------------------------------------------------------------------------------
+    def insert_api_key(
+        self,
+        *,
+        key_id: str,
+        project: str,
+        env: str,
+        name: str,
+        roles: list[str],
+        key_hash: str,
+        actor: str,
+    ) -> dict[str, Any]:
+        row = {
+            "key_id": key_id,
+            "project": project,
+            "env": env,
+            "name": name,
+            "roles": json.dumps(roles),
+            "key_hash": key_hash,
+            "status": "active",
+            "created_at": now(),
+            "created_by": actor,
+            "last_used_at": None,
+            "revoked_at": None,
+        }
+        try:
+            self.c.execute(insert(t.api_keys).values(**row))
+        except IntegrityError:  # 60 random bits collided: the caller may simply retry
+            raise Conflict("a key with this id exists already; try again") from None
+        return row
+
+    def api_keys(self, project: str, env: str) -> list[dict[str, Any]]:
+        q = (
+            select(t.api_keys)
+            .where((t.api_keys.c.project == project) & (t.api_keys.c.env == env))
+            .order_by(t.api_keys.c.created_at, t.api_keys.c.key_id)
+        )
+        return [dict(r._mapping) for r in self.c.execute(q)]
+
+    def api_key(self, key_id: str) -> dict[str, Any] | None:
+        """One key by id: the primary key, so a verification is one indexed lookup (a statement
+        built once: verification is the Hub's hottest path)."""
+        return _row(self.c.execute(_API_KEY_BY_ID, {"key_id": key_id}).first())
+
+    def count_active_api_keys(self, project: str, env: str) -> int:
+        """Active keys of an env. On PostgreSQL the env's row is locked first, so concurrent
+        creations in one env (through any replica) count one after the other."""
+        if self.c.dialect.name == "postgresql":
+            self.c.execute(
+                select(t.envs.c.name)
+                .where((t.envs.c.project == project) & (t.envs.c.name == env))
+                .with_for_update()
+            )
+        q = (
+            select(func.count())
+            .select_from(t.api_keys)
+            .where(
+                (t.api_keys.c.project == project)
+                & (t.api_keys.c.env == env)
+                & (t.api_keys.c.status == "active")
+            )
+        )
+        return int(self.c.execute(q).scalar_one())
+
+    def revoke_api_key(self, project: str, env: str, key_id: str) -> bool:
+        """Revoke an active key of this env; False when there is none to revoke."""
+        done = self.c.execute(
+            update(t.api_keys)
+            .where(
+                (t.api_keys.c.key_id == key_id)
+                & (t.api_keys.c.project == project)
+                & (t.api_keys.c.env == env)
+                & (t.api_keys.c.status == "active")
+            )
+            .values(status="revoked", revoked_at=now())
+        )
+        return done.rowcount > 0
+
+    def touch_api_key(self, key_id: str) -> None:
+        self.c.execute(
+            update(t.api_keys).where(t.api_keys.c.key_id == key_id).values(last_used_at=now())
+        )
+
 
 class SqlStore:
     """The store behind the Hub; ``url`` is ``sqlite:///path`` or ``postgresql://...``."""
@@ -400,14 +492,31 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _engine(url)
+        # SQLite reads are local file access of microseconds, and in WAL mode readers never
+        # wait for writers: cheap enough for the Hub to run on its event loop.
+        self.local_reads = self.engine.dialect.name == "sqlite"
 
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         with self.engine.begin() as conn:
             yield Tx(conn)
 
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A Tx for a single-statement read on the hot path (API key verification). On
+        PostgreSQL it runs outside a transaction, saving the BEGIN and COMMIT round trips; on
+        SQLite, where they cost nothing and switching the isolation level would, it is a tx."""
+        if self.local_reads:
+            with self.tx() as tx:
+                yield tx
+            return
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield Tx(conn)
+
     def migrate(self) -> None:
-        """Create the tables on an empty store; refuse a store newer than this Hub."""
+        """Create the tables on an empty store, add what later versions added to an older one
+        (in the same transaction as the version bump), and refuse a store newer than this Hub."""
         with self.engine.begin() as conn:
             t.schema_version.create(conn, checkfirst=True)
             version = conn.execute(select(t.schema_version.c.version)).scalar()
@@ -419,6 +528,11 @@ class SqlStore:
                     f"the store was written by a newer Hub (schema version "
                     f"{version}); upgrade Santokit"
                 )
+            elif version < t.SCHEMA_VERSION:
+                for step in range(version + 1, t.SCHEMA_VERSION + 1):
+                    for table in t.ADDED_IN.get(step, ()):
+                        table.create(conn, checkfirst=True)
+                conn.execute(update(t.schema_version).values(version=t.SCHEMA_VERSION))
 
     @contextmanager
     def env_lock(self, project: str, env: str, wait_s: float) -> Iterator[None]:

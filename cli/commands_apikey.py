@@ -1,0 +1,90 @@
+"""``stk apikey``: project API keys for services and CI (Flow 02): create, list, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from cyclopts import App, Parameter
+
+from santokit.core.errors import UsageError
+
+from . import output
+from .commands_local import JsonFlag
+from .common import Opt, client, print_table, target
+
+apikey_app = App(name="apikey", help="Project API keys of an env: create, list, revoke.")
+
+
+@apikey_app.command(name="create")
+def apikey_create(
+    *,
+    name: Annotated[str, Parameter(help="what the key is for, e.g. the service using it")],
+    roles: Annotated[str, Parameter(help="comma-separated roles, e.g. service,reader")],
+    project: Opt = None,
+    env: Opt = None,
+    hub: Opt = None,
+    json: JsonFlag = False,
+) -> int:
+    """Create an API key; it is printed this once and never shown again.
+
+    Prints keyId=... and apiKey=... on stdout; store the key in your secret manager.
+
+    Example: stk apikey create --name checkout --roles service,reader
+    """
+    proj, env_name = target(project, env)
+    role_list = [r.strip() for r in roles.split(",") if r.strip()]
+    if not role_list:
+        raise UsageError("--roles names no role; e.g. --roles service")
+    row = client(hub).post(
+        f"/v1/projects/{proj}/envs/{env_name}/apikeys", {"name": name, "roles": role_list}
+    )
+    if json:  # the one JSON document that holds a key: create's answer
+        output.emit_json(row)
+    else:
+        output.line(f"keyId={row['keyId']}")
+        output.line(f"apiKey={row['apiKey']}")
+    output.notice(
+        f"the API key of {proj}/{env_name} is shown only this once: store it now; "
+        "stk apikey list shows its keyId, never the key"
+    )
+    return 0
+
+
+@apikey_app.command(name="list")
+def apikey_list(
+    *, project: Opt = None, env: Opt = None, hub: Opt = None, json: JsonFlag = False
+) -> int:
+    """List an env's API keys (active and revoked); never the keys themselves.
+
+    Example: stk apikey list --project shop --env prod
+    """
+    proj, env_name = target(project, env)
+    rows = client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/apikeys")
+    if json:
+        output.emit_json(rows)
+    else:
+        shown = [{**r, "roles": ",".join(r["roles"])} for r in rows]
+        print_table(shown, ["keyId", "name", "roles", "status", "createdAt", "lastUsedAt"])
+    return 0
+
+
+@apikey_app.command(name="revoke")
+def apikey_revoke(
+    *,
+    key_id: str,
+    project: Opt = None,
+    env: Opt = None,
+    hub: Opt = None,
+    json: JsonFlag = False,
+) -> int:
+    """Revoke an API key: its very next use fails.
+
+    Example: stk apikey revoke --project shop --env prod --key-id abcdefgh2345
+    """
+    proj, env_name = target(project, env)
+    row = client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/apikeys/{key_id}/revoke")
+    if json:
+        output.emit_json(row)
+    else:
+        output.line(f"key {row['keyId']} ({row['name']}) revoked in {proj}/{env_name}")
+    return 0

@@ -1,0 +1,163 @@
+"""Project API keys, the operator side (hub.md §3, §6): create, list, revoke. Admins only.
+
+The key leaves the Hub once, in the answer to create; the store keeps its sha256, and neither
+the key nor its hash is in any other answer, log line or audit detail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+import msgspec
+from litestar import Request, get, post
+
+from santokit.core import apikeys
+
+from .deps import HubDep, OperatorDep
+from .errors import ApiError, request_id
+from .service import Hub, Operator
+
+BASE = "/v1/projects/{project:str}/envs/{env:str}/apikeys"
+MAX_ACTIVE_KEYS = 100
+MAX_NAME_LEN = 100
+MAX_ROLES = 20
+ROLE_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+KEY_ID_RE = re.compile(r"[a-z2-7]{12}")
+# SQLite has no row locks: creations in this process count one after the other.
+_create_lock = threading.Lock()
+
+
+class ApiKeyBody(msgspec.Struct):
+    name: str
+    roles: list[str]
+
+
+def check_body(body: ApiKeyBody) -> tuple[str, list[str]]:
+    """The name (trimmed) and roles, or BAD_REQUEST naming the field."""
+    name = body.name.strip()
+    if not name or len(name) > MAX_NAME_LEN or not name.isprintable():
+        raise ApiError("BAD_REQUEST", f"name must be 1 to {MAX_NAME_LEN} printable characters")
+    if not body.roles:
+        raise ApiError("BAD_REQUEST", "roles must name at least one role")
+    if len(body.roles) > MAX_ROLES:
+        raise ApiError("BAD_REQUEST", f"roles holds more than {MAX_ROLES} roles")
+    for role in body.roles:
+        if not ROLE_RE.fullmatch(role):
+            raise ApiError(
+                "BAD_REQUEST",
+                f"roles: {role[:70]!r} is not a role name: use lowercase letters, digits and "
+                "'_', starting with a letter or '_', at most 63 characters",
+            )
+    if len(set(body.roles)) != len(body.roles):
+        raise ApiError("BAD_REQUEST", "roles names a role twice")
+    return name, list(body.roles)
+
+
+def public_key(row: dict[str, Any]) -> dict[str, Any]:
+    """A key's metadata as every answer but create shows it: never the key, never its hash."""
+    return {
+        "keyId": row["key_id"],
+        "project": row["project"],
+        "env": row["env"],
+        "name": row["name"],
+        "roles": json.loads(row["roles"]),
+        "status": row["status"],
+        "createdAt": row["created_at"],
+        "createdBy": row["created_by"],
+        "lastUsedAt": row["last_used_at"],
+        "revokedAt": row["revoked_at"],
+    }
+
+
+def _check(hub: Hub, operator: Operator, project: str, env: str) -> None:
+    hub.require(operator, project, "admin")
+    hub.require_env(project, env)
+
+
+@post(BASE, sync_to_thread=True)
+def create_api_key(
+    project: str,
+    env: str,
+    data: ApiKeyBody,
+    hub: HubDep,
+    operator: OperatorDep,
+    request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    _check(hub, operator, project, env)
+    name, roles = check_body(data)
+    new = apikeys.generate(env)
+    with _create_lock, hub.store.tx() as tx:
+        # 409 rather than 400: the request is well formed; the env's state refuses it, and
+        # revoking a key resolves it.
+        if tx.count_active_api_keys(project, env) >= MAX_ACTIVE_KEYS:
+            raise ApiError(
+                "CONFLICT",
+                f"env {env} has {MAX_ACTIVE_KEYS} active keys, the most it may have: "
+                "revoke one first (stk apikey revoke --key-id ...)",
+            )
+        row = tx.insert_api_key(
+            key_id=new.key_id,
+            project=project,
+            env=env,
+            name=name,
+            roles=roles,
+            key_hash=apikeys.key_hash(new.key),
+            actor=operator.email,
+        )
+        tx.audit(
+            "apikey.create",
+            operator.email,
+            request_id(request),
+            project=project,
+            env=env,
+            detail={"keyId": new.key_id, "name": name, "roles": roles},
+        )
+    return {**public_key(row), "apiKey": new.key}
+
+
+@get(BASE, sync_to_thread=True)
+def list_api_keys(
+    project: str, env: str, hub: HubDep, operator: OperatorDep
+) -> list[dict[str, Any]]:
+    _check(hub, operator, project, env)
+    with hub.store.tx() as tx:
+        return [public_key(r) for r in tx.api_keys(project, env)]
+
+
+@post(f"{BASE}/{{key_id:str}}/revoke", status_code=200, sync_to_thread=True)
+def revoke_api_key(
+    project: str,
+    env: str,
+    key_id: str,
+    hub: HubDep,
+    operator: OperatorDep,
+    request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    """Revoke a key at once: verification reads the store every time, so the very next call
+    with it fails, on every Hub replica. Revoking a revoked key changes nothing."""
+    _check(hub, operator, project, env)
+    with hub.store.tx() as tx:
+        row = tx.api_key(key_id)
+        if row is None or (row["project"], row["env"]) != (project, env):
+            # the id is echoed only when it has a keyId's shape: never a pasted key
+            shown = key_id if KEY_ID_RE.fullmatch(key_id) else "with that id"
+            raise ApiError("NOT_FOUND", f"no API key {shown} in {project}/{env}")
+        if tx.revoke_api_key(project, env, key_id):
+            tx.audit(
+                "apikey.revoke",
+                operator.email,
+                request_id(request),
+                project=project,
+                env=env,
+                detail={"keyId": key_id, "name": row["name"]},
+            )
+        row = tx.api_key(key_id)
+    assert row is not None
+    hub.key_touches.pop(key_id, None)
+    return public_key(row)
+
+
+ROUTES = [create_api_key, list_api_keys, revoke_api_key]

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .e2e import PASSWORD, Sandbox
+from .e2e import BRIDGE_TOKENS, PASSWORD, Sandbox
 from .test_e2e_flow01 import bootstrap
 from .test_e2e_flow06 import edit
 from .test_e2e_flow08 import release_id
@@ -78,6 +78,37 @@ def test_flow_07_permissions_change_to_release(sandbox: Sandbox, rls_plugin_path
     ]
     assert detail["policy"]["events"]["connection"] == "analytics"
     assert release_ids(sandbox) == [third["releaseId"], second, first]
+
+    # what the Bridge pulls: the env's current release, with the compiled policy in it
+    bridge = {"Authorization": f"Bearer {BRIDGE_TOKENS[0]}"}
+    current = httpx.get(
+        f"{sandbox.hub.url}/internal/releases/current?project=shop&env=dev", headers=bridge
+    ).json()
+    assert current["releaseId"] == third["releaseId"]
+    payload = httpx.get(
+        f"{sandbox.hub.url}/internal/releases/{current['releaseId']}", headers=bridge
+    ).json()
+    policy = payload["permissions"]["policy"]
+    assert policy["tables"]["posts"]["ops"]["update"] == [
+        {
+            "roles": ["writer"],
+            "columns": ["body", "title"],
+            "condition": {"column": "status", "op": "eq", "value": {"literal": "review"}},
+        }
+    ]
+    assert policy["tables"]["posts"]["ops"]["select"][1]["condition"] == {
+        "column": "user_id",
+        "op": "eq",
+        "value": {"authSub": True},
+    }
+    assert policy["tables"]["events"]["connection"] == "analytics"
+    assert payload["permissions"]["rls_sql"] == {
+        "main": [
+            'ALTER TABLE "posts" ENABLE ROW LEVEL SECURITY;',
+            'CREATE POLICY "stk_posts_select_2" ON "posts" FOR SELECT TO "authenticated" '
+            "USING (\"user_id\" = current_setting('request.auth.sub', true));",
+        ]
+    }
 
 
 def test_unenforceable_rules_are_refused_at_apply(sandbox: Sandbox) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from litestar.params import Dependency
+from litestar.params import SkipValidation
 
 from .service import Hub, Operator
 
-HubDep = Annotated[Hub, Dependency(skip_validation=True)]
-OperatorDep = Annotated[Operator, Dependency(skip_validation=True)]
+# provided by the app, never parsed from a request: nothing to validate
+HubDep = SkipValidation[Hub]
+OperatorDep = SkipValidation[Operator]

@@ -9,12 +9,19 @@ and the supported forms, so an operator learns at apply time what to write inste
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+MAX_LENGTH = 1024  # two names and a literal: far more than a supported form needs
+# CEL's escapes (cel-spec, "String and Bytes Values"); anything else after a backslash is invalid
+_VALID_ESCAPE = re.compile(
+    r"\\(?:[abfnrtv\\'\"`?]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[0-3][0-7]{2})"
+)
 SUPPORTED = "supported forms: resource.<col> == request.auth.sub, resource.<col> == <literal>"
 # Grammar rules that only wrap a single child: a bare operand passes through all of them.
 _WRAPPERS = {"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication"}
@@ -80,14 +87,13 @@ def _parser() -> Any:
     never in a shared temp folder. Imported on first use: files without conditions never pay.
     """
     import importlib.metadata as md
-    import re
 
     import celpy
     import lark
     import platformdirs
     from celpy.celparser import CELParser
 
-    if CELParser.CEL_PARSER is None:
+    if CELParser.CEL_PARSER is None:  # share cel-python's singleton: one set of tables
         grammar = Path(celpy.__file__).parent / "cel.lark"
         folder = Path(platformdirs.user_cache_dir("santokit"))
         cache_file: str | bool = False
@@ -107,7 +113,8 @@ def _parser() -> Any:
             priority="invert",
             cache=cache_file,
         )
-    return CELParser()
+    # the Lark parser itself: CELParser.parse keeps the text on a shared object between calls
+    return CELParser.CEL_PARSER
 
 
 @lru_cache(maxsize=4096)
@@ -137,6 +144,8 @@ def _refuse_shape(node: Any) -> Unsupported:
         return Unsupported("'&&' is not supported")
     if data == "expr":
         return Unsupported("the conditional operator '? :' is not supported")
+    if data == "relation" and getattr(kids[0], "data", "") == "relation_eq":
+        return Unsupported("a comparison cannot be compared again ('==' chained)")
     if data in ("relation", "addition", "multiplication") and kids:
         op = _OPERATORS.get(getattr(kids[0], "data", ""), "?")
         return Unsupported(f"unsupported operator '{op}'")
@@ -149,14 +158,16 @@ def _refuse_shape(node: Any) -> Unsupported:
 
 
 def _path(node: Any) -> list[str] | None:
-    """``a.b.c`` as ``["a", "b", "c"]``; None for anything but plain field selection."""
+    """``a.b.c`` as ``["a", "b", "c"]``; None for anything but plain field selection.
+
+    A loop, not recursion: a chain of thousands of ``.x`` must be refused, not crash."""
+    names: list[str] = []
     node = _unwrap(node)
-    data = getattr(node, "data", None)
-    if data in ("ident", "dot_ident"):
-        return [str(node.children[0])]
-    if data == "member_dot":
-        head = _path(node.children[0])
-        return None if head is None else [*head, str(node.children[1])]
+    while getattr(node, "data", None) == "member_dot":
+        names.append(str(node.children[1]))
+        node = _unwrap(node.children[0])
+    if getattr(node, "data", None) in ("ident", "dot_ident"):
+        return [str(node.children[0]), *reversed(names)]
     return None
 
 
@@ -168,9 +179,7 @@ def _literal(node: Any) -> tuple[str, Any] | None:
     token = node.children[0]
     kind, text = token.type, str(token)
     if kind in ("STRING_LIT", "MLSTRING_LIT"):
-        from celpy.evaluation import celstr
-
-        return "string", str(celstr(token))
+        return "string", _string(text, token)
     try:
         if kind == "INT_LIT":
             return "int", int(text, 0)
@@ -190,11 +199,37 @@ def _literal(node: Any) -> tuple[str, Any] | None:
     return "null", None
 
 
-def _fits(column: str, logical: str, cel_type: str, value: Any) -> Literal:
+def _string(text: str, token: Any) -> str:
+    """A CEL string literal's value; invalid escapes and values PostgreSQL text cannot hold
+    (NUL, lone surrogates) are refused here, not when the Bridge binds them."""
+    from celpy.evaluation import celstr
+
+    raw = text[:1] in "rR"
+    body = text.lstrip("rR")
+    quote = 3 if body[:3] in ('"""', "'''") else 1
+    if not raw and "\\" in _VALID_ESCAPE.sub("", body[quote:-quote]):
+        raise Unsupported("the string holds an escape CEL does not define")
+    try:
+        value = str(celstr(token))
+        value.encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        raise Unsupported("the string holds an escape that is not a Unicode character") from None
+    if "\x00" in value:
+        raise DoesNotFit("a string with a NUL character cannot be stored in PostgreSQL text")
+    return value
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _fits(column: str, logical: str, cel_type: str, value: Any, text: str) -> Literal:
     """The literal as compiled for ``column``, or Unsupported when its type does not fit."""
     hint = _LITERAL_HINT.get(logical)
+    article = "an" if cel_type[0] in "aeiou" else "a"
     wrong = DoesNotFit(
-        f"a {cel_type} literal does not fit column {column!r} ({logical}); "
+        f"{article} {cel_type} literal does not fit column {column!r} ({logical}); "
         + (f"write {hint}" if hint else f"{logical} columns take no literal condition")
     )
     if logical == "string" and cel_type == "string":
@@ -204,10 +239,19 @@ def _fits(column: str, logical: str, cel_type: str, value: Any) -> Literal:
     if logical in INT_RANGE and cel_type == "int":
         low, high = INT_RANGE[logical]
         if not low <= value <= high:
-            raise DoesNotFit(f"{value} is out of range for column {column!r} ({logical})")
-        return Literal(str(value) if logical == "bigint" else value)
-    if logical in ("float", "decimal") and cel_type in ("int", "float"):
-        return Literal(float(value) if logical == "float" else value)
+            raise DoesNotFit(f"{_short(value)} is out of range for column {column!r} ({logical})")
+        return Literal(value)
+    if logical == "float" and cel_type in ("int", "float"):
+        try:
+            return Literal(float(value))
+        except OverflowError:
+            raise DoesNotFit(
+                f"{_short(value)} is out of range for column {column!r} (float)"
+            ) from None
+    if logical == "decimal" and cel_type in ("int", "float"):
+        # the digits as written, in plain notation, like a decimal default: a binary float
+        # would match other rows
+        return Literal(format(Decimal(text.lstrip("+")), "f"))
     raise wrong
 
 
@@ -228,11 +272,11 @@ def parse_condition(text: str, columns: Mapping[str, str]) -> Condition:
     """
     from lark.exceptions import LarkError
 
+    if len(text) > MAX_LENGTH:
+        raise Unsupported(f"a condition is at most {MAX_LENGTH} characters; {SUPPORTED}")
     try:
-        from celpy.celparser import CELParseError
-
         tree = _parse(text)
-    except (CELParseError, LarkError) as exc:
+    except (LarkError, RecursionError) as exc:
         column = getattr(exc, "column", None)
         near = text[column - 1 : column + 9] if column else ""
         where = f" at column {column}" + (f" (near {near!r})" if near else " (end of input)")
@@ -276,7 +320,7 @@ def _condition(tree: Any, columns: Mapping[str, str]) -> Condition:
         cel_type, value = other[1]
         if cel_type in ("null", "bytes", "uint"):
             raise Unsupported(f"{cel_type} literals are not supported")
-        return Condition(column, _fits(column, logical, cel_type, value))
+        return Condition(column, _fits(column, logical, cel_type, value, other[2]))
     raise Unsupported(str(other[1]))
 
 
@@ -284,7 +328,7 @@ def _operand(node: Any) -> tuple[str, Any]:
     """Classify one side of '==': ("resource", col) | ("sub", None) | ("literal", (t, v))."""
     literal = _literal(node)
     if literal is not None:
-        return "literal", literal
+        return "literal", literal, str(_unwrap(node).children[0])
     path = _path(node)
     if path is None:
         raise _refuse_shape(_unwrap(node))

@@ -157,7 +157,8 @@ def _rule(
         try:
             condition = parse_condition(text, types)
         except Unsupported as exc:
-            findings.append(doc.finding((*path, "condition"), f"{label}: {text!r}: {exc}"))
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            findings.append(doc.finding((*path, "condition"), f"{label}: {shown!r}: {exc}"))
     if findings:
         return None, findings
     roles = tuple(sorted(str(r) for r in raw.get("roles", ())))

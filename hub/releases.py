@@ -12,6 +12,7 @@ from typing import Any
 
 from santokit.core.drift import drift_items
 from santokit.core.ir import ConnectionSchema, Schema, digest
+from santokit.core.permissions import column_types
 
 from .errors import ApiError
 from .service import Hub, Operator
@@ -19,11 +20,18 @@ from .service import Hub, Operator
 MOVE_WAIT_S = 30.0
 
 
-def _condition_text(condition: dict[str, Any] | None) -> str | None:
+def _condition_text(condition: dict[str, Any] | None, types: dict[str, str]) -> str | None:
+    """The condition as CEL again; a decimal literal is kept as text in the policy but is
+    written as a number."""
     if condition is None:
         return None
     value = condition["value"]
-    right = "request.auth.sub" if "authSub" in value else json.dumps(value["literal"])
+    if "authSub" in value:
+        right = "request.auth.sub"
+    elif types.get(condition["column"]) == "decimal":
+        right = str(value["literal"])
+    else:
+        right = json.dumps(value["literal"], ensure_ascii=False)
     return f"{condition['column']} == {right}"
 
 
@@ -31,7 +39,7 @@ def policy_summary(schema: Schema, compiled: Any) -> dict[str, Any]:
     """Per table and op, each rule's roles, condition and columns (``*`` when all of them)."""
     if not isinstance(compiled, dict):
         return {}
-    every = {t.name: {t.id.name, *(c.name for c in t.columns)} for _, t in schema.tables()}
+    types = {t.name: column_types(t) for _, t in schema.tables()}
     out: dict[str, Any] = {}
     for table, entry in sorted(compiled.get("tables", {}).items()):
         out[table] = {
@@ -40,9 +48,9 @@ def policy_summary(schema: Schema, compiled: Any) -> dict[str, Any]:
                 op: [
                     {
                         "roles": rule["roles"],
-                        "condition": _condition_text(rule["condition"]),
+                        "condition": _condition_text(rule["condition"], types.get(table, {})),
                         "columns": "*"
-                        if set(rule["columns"]) == every.get(table)
+                        if set(rule["columns"]) == set(types.get(table, {}))
                         else rule["columns"],
                     }
                     for rule in rules

@@ -4,6 +4,7 @@ table, op and rule), what is accepted, and the compiled policy of permissions.md
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -74,6 +75,11 @@ REFUSED = {
     "resource.meta.x == 1": "only a column of resource may be compared",
     "user.a == 'x'": "unknown name 'user.a'",
     "resource.a == null": "null literals are not supported",
+    "resource.a == '\\q'": "the string holds an escape CEL does not define",
+    "resource.a == '\\uD800'": "an escape that is not a Unicode character",
+    "resource.a == 'x' == true": "'==' chained",
+    "resource" + ".a" * 500 + " == 1": "only a column of resource may be compared",
+    "resource.a == '" + "x" * 1100 + "'": "a condition is at most 1024 characters",
     "!resource.done": "unary operators",
     "resource.score == 1 + 2": "unsupported operator '+'",
 }
@@ -99,7 +105,10 @@ NOT_FITTING = {
     "resource.nope == 'x'": "unknown column 'nope' (the table has a, at, b, done",
     "resource.score == 'x'": "a string literal does not fit column 'score' (int); write an "
     "integer literal (42)",
-    "resource.a == 1": "a int literal does not fit column 'a' (string); write a string literal",
+    "resource.a == 1": "an int literal does not fit column 'a' (string); write a string literal",
+    "resource.ratio == " + "9" * 400: "99999999999999999999999999999999999... is out of range for "
+    "column 'ratio' (float)",
+    "resource.a == '\\x00'": "a string with a NUL character cannot be stored",
     "resource.done == 'true'": "does not fit column 'done' (boolean); write true or false",
     "resource.ratio == true": "a bool literal does not fit column 'ratio' (float)",
     "resource.at == '2024-01-01'": "timestamp columns take no literal condition",
@@ -163,10 +172,15 @@ ACCEPTED = {
     '"draft" == resource.a': {"literal": "draft"},
     "resource.score == -3": {"literal": -3},
     "3 == resource.score": {"literal": 3},
-    "resource.views == 9007199254740993": {"literal": "9007199254740993"},
+    "resource.views == 9007199254740993": {"literal": 9007199254740993},
     "resource.ratio == 2": {"literal": 2.0},
     "resource.ratio == 0.5": {"literal": 0.5},
-    "resource.price == 12.5": {"literal": 12.5},
+    "resource.price == 12.5": {"literal": "12.5"},
+    "resource.price == 1234567890.123456789": {"literal": "1234567890.123456789"},
+    "resource.price == 1e3": {"literal": "1000"},
+    "resource.price == 7": {"literal": "7"},
+    "resource.a == 'tab\\there \\u00e9 \\x41'": {"literal": "tab\there é A"},
+    "resource.a == r'raw\\q'": {"literal": "raw\\q"},
     "resource.done == true": {"literal": True},
     "false == resource.done": {"literal": False},
     "(resource.a == 'x')": {"literal": "x"},
@@ -277,20 +291,21 @@ LITERALS = {
 COLUMN_TYPES = ["string", "int", "bigint", "float", "decimal", "boolean", "json", "timestamp"]
 
 
-def expected(kind: str, value: object, column_type: str) -> object:
+def expected(kind: str, text: str, value: object, column_type: str) -> object:
     """The compiled literal when it fits the column, else None (the rule of permissions.md §2)."""
     fits = {
         ("string", "string"): value,
         ("bool", "boolean"): value,
         ("float", "float"): value,
-        ("float", "decimal"): value,
     }
+    if kind == "float":
+        fits[("float", "decimal")] = format(Decimal(text), "f")  # every digit, no binary float
     if kind == "integer":
         assert isinstance(value, int)
         fits |= {
             ("integer", "float"): float(value),
-            ("integer", "decimal"): value,
-            ("integer", "bigint"): str(value),
+            ("integer", "decimal"): text,
+            ("integer", "bigint"): value,
         }
         if -(2**31) <= value < 2**31:
             fits[("integer", "int")] = value
@@ -308,7 +323,7 @@ def test_a_literal_is_accepted_exactly_when_it_fits(
 ) -> None:
     text, value = data.draw(LITERALS[kind])
     condition = f"{text} == resource.c" if swapped else f"resource.c == {text}"
-    want = expected(kind, value, column_type)
+    want = expected(kind, text, value, column_type)
     try:
         compiled = parse_condition(condition, {"c": column_type}).to_json()
     except Unsupported as exc:
@@ -322,15 +337,38 @@ def test_a_literal_is_accepted_exactly_when_it_fits(
         assert compiled["value"] == {"literal": want}
 
 
-@given(st.text(max_size=40))
-def test_no_input_crashes_the_condition_reader(text: str) -> None:
+CONDITION_TEXT = st.one_of(
+    st.text(max_size=60),
+    st.builds(
+        lambda col, lit, swap: f"{lit} == resource.{col}" if swap else f"resource.{col} == {lit}",
+        st.sampled_from(["a", "n", "f", "d", "b", "x"]),
+        st.one_of(
+            st.text(max_size=12).map(lambda t: "'" + t.replace("'", "") + "'"),
+            st.text(alphabet="0123456789.eE+-xXabcdefu\\'\"", min_size=1, max_size=30),
+        ),
+        st.booleans(),
+    ),
+)
+TYPES = {"a": "string", "n": "int", "f": "float", "d": "decimal", "b": "bigint"}
+
+
+@given(CONDITION_TEXT)
+def test_no_condition_crashes_and_every_accepted_one_compiles_to_canonical_json(
+    text: str,
+) -> None:
     try:
-        parse_condition(text, {"a": "string", "n": "int"})
+        condition = parse_condition(text, TYPES)
     except Unsupported as exc:
         refusal = str(exc)
     else:
-        refusal = "accepted"
-    assert refusal
+        refusal = ""
+    if refusal:
+        assert refusal.strip() == refusal
+        return
+    assert condition.column in TYPES
+    compiled = condition.to_json()
+    assert digest(compiled).startswith("sha256:")  # canonical JSON: UTF-8, finite numbers
+    assert json.loads(json.dumps(compiled)) == compiled
 
 
 def test_stk_validate_checks_permissions_offline(repo) -> None:

@@ -340,5 +340,5 @@ def _operand(node: Any) -> tuple[str, Any]:
     if path[0] == "resource" and len(path) == 2:
         return "resource", path[1]
     if path[0] == "resource":
-        raise Unsupported(f"{'.'.join(path)}: only a column of resource may be compared")
+        raise Unsupported(f"{_short('.'.join(path))}: only a column of resource may be compared")
     raise Unsupported(f"unknown name {'.'.join(path)!r}; use resource.<column>")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import Counter
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar import Litestar, Request, get, post, put
@@ -570,6 +572,18 @@ def _route_label(path: str) -> str:
     return "/" + "/".join(parts[:8])
 
 
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
+    """No name, id or query value may hold a control character: refuse them before any route
+    reads one (a NUL would otherwise reach the store and fail there)."""
+    path = request.scope["path"].encode("utf-8", "surrogatepass")
+    query = unquote_to_bytes(request.scope.get("query_string", b"").replace(b"+", b" "))
+    if _CONTROL.search(path) or _CONTROL.search(query):
+        raise ApiError("BAD_REQUEST", "the URL holds a control character")
+
+
 def create_app(hub: Hub) -> Any:
     """The ASGI app: Litestar inside the request-id middleware, so that even a request that no
     route matches gets an id and an envelope."""
@@ -580,6 +594,7 @@ def create_app(hub: Hub) -> Any:
                 "hub": Provide(_hub, sync_to_thread=False),
                 "operator": Provide(_operator, sync_to_thread=True),
             },
+            before_request=refuse_control_characters,
             exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
             state=State({"hub": hub}),
             openapi_config=OpenAPIConfig(title="Santokit Hub", version="1", path="/schema"),

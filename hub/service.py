@@ -94,6 +94,8 @@ class Hub:
             return Operator(row["id"], row["email"], row["org_role"], tx.memberships(row["id"]))
 
     def require(self, operator: Operator, project: str, needed: str) -> None:
+        if identifier_problem(project):  # never a stored name: no lookup, no echo of a long one
+            raise ApiError("NOT_FOUND", f"project {project[:63]!r} does not exist")
         with self.store.tx() as tx:
             if tx.project(project) is None:
                 raise ApiError("NOT_FOUND", f"project {project} does not exist")
@@ -105,6 +107,10 @@ class Hub:
             )
 
     def require_env(self, project: str, env: str) -> None:
+        if identifier_problem(project) or identifier_problem(env):
+            raise ApiError(
+                "NOT_FOUND", f"env {env[:63]!r} does not exist in project {project[:63]!r}"
+            )
         with self.store.tx() as tx:
             if tx.env(project, env) is None:
                 raise ApiError("NOT_FOUND", f"env {env} does not exist in project {project}")

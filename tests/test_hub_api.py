@@ -23,6 +23,7 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
     env |= {
         "STK_HUB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "STK_HUB_SESSION_TTL_S": "2",
+        "STK_BRIDGE_TOKENS": "bridge-token-for-the-api-tests-0001",
     }
     process = HubProcess(tmp_path, env)
     subprocess.run(
@@ -174,6 +175,28 @@ def test_hostile_requests_get_clear_4xx(hub: HubProcess) -> None:
     text = httpx.get(f"{hub.url}/metrics").text
     assert "evil_metric" not in text
     assert 'route="other"' in text
+
+
+def test_control_characters_in_names_and_ids_are_refused_before_the_store(
+    hub: HubProcess,
+) -> None:
+    auth = login(hub)
+    assert httpx.post(f"{hub.url}/v1/projects", json={"name": "shop"}, headers=auth).is_success
+    bridge = {"Authorization": "Bearer bridge-token-for-the-api-tests-0001"}
+    for path, headers in [
+        ("/v1/projects/sh%00op", auth),
+        ("/v1/projects/shop/envs/d%00ev/apikeys", auth),
+        ("/v1/projects/shop/releases/rel_%01", auth),
+        ("/internal/releases/%00", bridge),
+        ("/internal/releases/current?project=shop%00&env=dev", bridge),
+        ("/internal/connections?project=shop&env=dev%0A", bridge),
+    ]:
+        response = httpx.get(f"{hub.url}{path}", headers=headers)
+        assert response.status_code == 400, (path, response.text)
+        assert error_of(response)["message"] == "the URL holds a control character"
+    long_name = httpx.get(f"{hub.url}/v1/projects/{'x' * 5000}", headers=auth)
+    assert long_name.status_code == 404
+    assert len(str(error_of(long_name)["message"])) < 120
 
 
 def test_passwords_with_odd_characters_never_show(hub: HubProcess) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from cyclopts import App, Parameter
 
+from santokit.core import apikeys
 from santokit.core.errors import UsageError
 
 from . import output
@@ -82,6 +83,16 @@ def apikey_revoke(
     Example: stk apikey revoke --project shop --env prod --key-id abcdefgh2345
     """
     proj, env_name = target(project, env)
+    parsed = apikeys.parse(key_id)
+    if parsed is not None:  # a whole key pasted: never send it, point at its id
+        raise UsageError(
+            f"--key-id takes the key's id, not the key; this key's id is {parsed.key_id}"
+        )
+    if not apikeys.is_key_id(key_id):
+        raise UsageError(
+            f"--key-id must be a key id: {apikeys.KEY_ID_LEN} characters of a-z and 2-7 "
+            "(stk apikey list shows them)"
+        )
     row = client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/apikeys/{key_id}/revoke")
     if json:
         output.emit_json(row)

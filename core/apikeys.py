@@ -80,6 +80,11 @@ def generate(env: str) -> NewKey:
     return NewKey(key_id, body + checksum(body))
 
 
+def is_key_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a key id (what ``stk apikey revoke`` takes)."""
+    return _KEY_ID_RE.fullmatch(text) is not None
+
+
 def parse(key: object) -> ParsedKey | None:
     """The parts of ``key``, or None when it is not a key or its checksum is wrong.
 

@@ -25,6 +25,9 @@ MAX_ACTIVE_KEYS = 100
 MAX_NAME_LEN = 100
 MAX_ROLES = 20
 ROLE_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# Roles with a meaning of their own in permissions.yaml: a key holding one would match rules
+# written for end users (and owner rules, while a key has no subject).
+RESERVED_ROLES = frozenset({"authenticated", "public"})
 KEY_ID_RE = re.compile(r"[a-z2-7]{12}")
 # SQLite has no row locks: creations in this process count one after the other.
 _create_lock = threading.Lock()
@@ -51,6 +54,14 @@ def check_body(body: ApiKeyBody) -> tuple[str, list[str]]:
                 f"roles: {role[:70]!r} is not a role name: use lowercase letters, digits and "
                 "'_', starting with a letter or '_', at most 63 characters",
             )
+    reserved = sorted(set(body.roles) & RESERVED_ROLES)
+    if reserved:
+        raise ApiError(
+            "BAD_REQUEST",
+            f"roles: {reserved[0]!r} is reserved for end users (permissions.md §1: "
+            "authenticated = a valid access token, public = any caller); give the key a role "
+            "of its own, such as service",
+        )
     if len(set(body.roles)) != len(body.roles):
         raise ApiError("BAD_REQUEST", "roles names a role twice")
     return name, list(body.roles)

@@ -37,11 +37,23 @@ def check_name(kind: str, name: str) -> None:
         raise ApiError("BAD_REQUEST", f"{kind} name {problem}")
 
 
+MIN_BRIDGE_TOKEN_LEN = 32
+
+
 def bridge_tokens() -> tuple[str, ...]:
     """The service tokens of ``STK_BRIDGE_TOKENS`` (comma-separated: old and new while one is
     rotated). Read once, at startup; none means every ``/internal`` call is refused."""
     raw = os.environ.get("STK_BRIDGE_TOKENS", "")
-    return tuple(token.strip() for token in raw.split(",") if token.strip())
+    tokens = tuple(token.strip() for token in raw.split(",") if token.strip())
+    short = [i for i, token in enumerate(tokens, 1) if len(token) < MIN_BRIDGE_TOKEN_LEN]
+    if short:
+        # these tokens guard the decrypted database URLs: a guessable one is refused outright
+        raise UsageError(
+            f"STK_BRIDGE_TOKENS: token {short[0]} is shorter than {MIN_BRIDGE_TOKEN_LEN} "
+            "characters; make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return tokens
 
 
 @dataclass

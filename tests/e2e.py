@@ -21,7 +21,7 @@ from .pg import with_database
 
 PASSWORD = "Op3rator-pass-word"
 # The Bridge's service tokens (STK_BRIDGE_TOKENS): two, as while one is being rotated.
-BRIDGE_TOKENS = ("bridge-token-0f3a9c2e7d41b865", "bridge-token-2b7e51d09ac34f68")
+BRIDGE_TOKENS = ("bridge-token-0f3a9c2e7d41b865a1c3", "bridge-token-2b7e51d09ac34f68b2d4")
 
 
 def free_port() -> int:

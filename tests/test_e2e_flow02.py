@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,7 +98,12 @@ def test_flow_02_create_list_rotate_revoke(sandbox: Sandbox) -> None:
     assert header == ["keyId", "name", "roles", "status", "createdAt", "lastUsedAt"]
     assert id1 in table
     assert "service,reader" in table
-    listed = {k["keyId"]: k for k in json.loads(sandbox.ok("apikey", "list", "--json").out)}
+    deadline = time.monotonic() + 10  # lastUsedAt is written off the request path
+    while True:
+        listed = {k["keyId"]: k for k in json.loads(sandbox.ok("apikey", "list", "--json").out)}
+        if all(k["lastUsedAt"] for k in listed.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert set(listed) == {id1, id2}
     assert all(k["status"] == "active" and k["lastUsedAt"] for k in listed.values())
 
@@ -238,6 +244,20 @@ def test_who_may_manage_keys_and_what_is_refused(sandbox: Sandbox) -> None:
     unknown = sandbox.stk("apikey", "revoke", "--key-id", "aaaaaaaaaaaa")
     assert unknown.code == 1
     assert "NOT_FOUND" in unknown.err
+    for not_an_id in ("?x=1", "../..", "AAAAAAAAAAAA"):
+        run = sandbox.stk("apikey", "revoke", "--key-id", not_an_id)
+        assert run.code == 2, not_an_id
+        assert "--key-id must be a key id" in run.err
+    pasted = apikeys.generate("dev")
+    run = sandbox.stk("apikey", "revoke", "--key-id", pasted.key)
+    assert run.code == 2
+    assert f"this key's id is {pasted.key_id}" in run.err
+    assert pasted.key not in run.err + run.out
+    assert pasted.key not in sandbox.hub.log.read_text()
+    for reserved in ("authenticated", "public"):
+        run = sandbox.stk("apikey", "create", "--name", "x", "--roles", f"service,{reserved}")
+        assert run.code == 1
+        assert f"{reserved!r} is reserved for end users" in run.err
     elsewhere = sandbox.stk("apikey", "revoke", "--env", "prod", "--key-id", key_id)
     assert elsewhere.code == 1  # a key of dev is not prod's to revoke
     assert "NOT_FOUND" in elsewhere.err
@@ -403,6 +423,18 @@ def test_without_configured_tokens_every_internal_call_is_refused(tmp_path: Path
     finally:
         hub.stop()
     assert "STK_BRIDGE_TOKENS is not set" in hub.log.read_text()
+
+
+def test_a_short_bridge_token_stops_the_hub_at_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STK_")}
+    env |= {
+        "STK_HUB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "STK_BRIDGE_TOKENS": f"{BRIDGE_TOKENS[0]},guessable",
+    }
+    run = run_stk("hub", "serve", "--data-dir", str(tmp_path), env=env, inherit=False, timeout=30)
+    assert run.returncode == 2
+    assert "STK_BRIDGE_TOKENS: token 2 is shorter than 32 characters" in run.stderr
+    assert "guessable" not in run.stderr
 
 
 def test_apikey_help_has_examples() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,3 +97,29 @@ def test_api_key_operations(store_url: str) -> None:
         assert tx.api_key("bbbbbbbbbbbb")["name"] == "two"
         assert tx.api_key("cccccccccccc") is None
     store.close()
+
+
+def test_replicas_upgrading_together_do_not_trip_over_each_other(database: str) -> None:
+    """A rolling upgrade: several Hubs start on one older PostgreSQL store at once."""
+    version_1_store(database).close()
+    stores = [SqlStore(database) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def start(store: SqlStore) -> None:
+        barrier.wait()
+        try:
+            store.migrate()
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with stores[0].engine.connect() as conn:
+        assert conn.execute(select(t.schema_version.c.version)).scalar_one() == t.SCHEMA_VERSION
+    for store in stores:
+        store.close()

@@ -486,6 +486,9 @@ class Tx:
         )
 
 
+MIGRATE_LOCK = int.from_bytes(hashlib.sha256(b"stk-migrate").digest()[:8], "big", signed=True)
+
+
 class SqlStore:
     """The store behind the Hub; ``url`` is ``sqlite:///path`` or ``postgresql://...``."""
 
@@ -518,6 +521,10 @@ class SqlStore:
         """Create the tables on an empty store, add what later versions added to an older one
         (in the same transaction as the version bump), and refuse a store newer than this Hub."""
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # replicas starting together (a rolling upgrade) migrate one after the other;
+                # released with the transaction
+                conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK})
             t.schema_version.create(conn, checkfirst=True)
             version = conn.execute(select(t.schema_version.c.version)).scalar()
             if version is None:

@@ -295,7 +295,8 @@ class ApplyRun:
             raise Conflict(
                 "the databases do not match the declaration yet (pending changes: "
                 + "; ".join(pending[:5])
-                + "); run stk apply --only schema first",
+                + f"); apply the schema and the release together: stk apply --project "
+                f"{self.project} --env {self.env} --ref {self.ref}",
                 details=pending,
             )
         content = {"schema": schema.to_json(), "permissions": permissions}

@@ -65,6 +65,8 @@ def release_summary(hub: Hub, project: str, row: dict[str, Any]) -> dict[str, An
     snapshot = json.loads(row["snapshot"])
     schema = Schema.from_json(snapshot["schema"])
     permissions = snapshot.get("permissions") or {}
+    if "policy" not in permissions:  # a release made before permissions were compiled
+        permissions = {}
     with hub.store.tx() as tx:
         envs = tx.envs_pointing_at(project, row["release_id"])
     return {

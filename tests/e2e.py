@@ -71,9 +71,14 @@ class HubProcess:
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:  # e.g. the port was taken: never talk to another
+                break
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
+                    time.sleep(0.05)
+                    if self.proc.poll() is None:
+                        return
+                    break
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError(f"the hub did not start:\n{self.log.read_text()}")

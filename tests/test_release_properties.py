@@ -25,6 +25,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from santokit.core.compat import after_apply
 from santokit.core.ir import ConnectionSchema
 from santokit.core.validation import Snapshot, validate_snapshot
 from santokit.plugins.postgres.engine import PostgresEngine
@@ -55,12 +56,29 @@ SCHEMAS = [
     ),
     # drops bio: always blocked once bio exists
     USERS.format(columns="      email: { type: string, nullable: false }\n") + POSTS,
+    # additions only (from 0, 1 and each other): every earlier release still runs
+    USERS.format(
+        columns="      email: { type: string, nullable: false }\n      bio: { type: string }\n"
+        "      nick: { type: string }\n"
+    ),
+    USERS.format(
+        columns="      email: { type: string, nullable: false }\n      bio: { type: string }\n"
+        "      nick: { type: string }\n"
+    )
+    + POSTS,
+    # 6 with a default on bio: strands every release that declares bio
+    USERS.format(
+        columns="      email: { type: string, nullable: false }\n"
+        "      bio: { type: string, default: 'hi' }\n      nick: { type: string }\n"
+    )
+    + POSTS,
 ]
 PERMISSIONS = [
     "version: 1\ntables:\n  users:\n    select:\n      - roles: [service]\n",
     "version: 1\ntables:\n  users:\n    select:\n      - roles: [admin]\n",
 ]
-ONLY = [None, ["schema"], ["permissions", "release"], ["schema", "release"]]
+# --only schema twice: it is the step that can strand a current release
+ONLY = [None, ["schema"], ["schema"], ["permissions", "release"], ["schema", "release"]]
 ENVS = ("dev", "prod")
 REFUSALS = {"CHANGE_BLOCKED", "DRIFT_DETECTED", "RELEASE_INCOMPATIBLE", "CONFLICT", "NOT_FOUND"}
 
@@ -100,6 +118,43 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
         yield process
     finally:
         process.stop()
+
+
+def snapshot(schema: int, perms: int = 0) -> dict[str, Any]:
+    return {
+        "schemaFiles": {"schema/main.yaml": "version: 1\ntables:\n" + SCHEMAS[schema]},
+        "permissionsFile": PERMISSIONS[perms],
+    }
+
+
+def test_schema_alone_is_applied_unless_it_strands_the_current_release(
+    hub: HubProcess, pg_admin_url: str
+) -> None:
+    """The gate both ways, on fixed inputs: additions pass, a changed default is refused."""
+    token = httpx.post(
+        f"{hub.url}/v1/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
+    ).json()["token"]
+    api = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    project = f"p{secrets.token_hex(5)}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{project}"'.encode())
+    assert api.post("/v1/projects", json={"name": project}).is_success
+    assert api.post(f"/v1/projects/{project}/envs", json={"name": "dev"}).is_success
+    base = f"/v1/projects/{project}/envs/dev"
+    assert api.put(
+        f"{base}/connections/main",
+        json={"engine": "postgres", "dbUrl": with_database(pg_admin_url, project)},
+    ).is_success
+    first = api.post(f"{base}/apply", json={"ref": "a", "snapshot": snapshot(1)}).json()
+    for additive in (5, 6):
+        r = api.post(
+            f"{base}/apply", json={"ref": "b", "only": ["schema"], "snapshot": snapshot(additive)}
+        )
+        assert r.status_code == 200, r.text
+    r = api.post(f"{base}/apply", json={"ref": "c", "only": ["schema"], "snapshot": snapshot(7)})
+    assert r.status_code == 409
+    assert "without a release" in r.json()["error"]["message"]
+    assert api.get(f"{base}/releases/current").json()["releaseId"] == first["releaseId"]
 
 
 def test_pointers_always_name_a_servable_release(hub: HubProcess, pg_admin_url: str) -> None:
@@ -176,9 +231,21 @@ def test_pointers_always_name_a_servable_release(hub: HubProcess, pg_admin_url: 
                 },
             }
             r = api.post(f"/v1/projects/{self.project}/envs/{env}/apply", json=body)
+            current = self.pointer[env]
+            strands = bool(
+                only is not None
+                and "release" not in only
+                and "schema" in only
+                and current is not None
+                and after_apply(declared(self.schema_of[current]), declared(schema))
+            )
             if not r.is_success:
-                self.refused(r)
+                code = self.refused(r)
+                stranded = code == "CHANGE_BLOCKED" and "without a release" in r.text
+                # refused for stranding exactly when it would strand (blocked changes aside)
+                assert stranded == strands or (code == "CHANGE_BLOCKED" and not stranded), r.text
                 return None
+            assert not strands, "a schema that strands the current release was applied"
             result = r.json()
             if only is None or "schema" in only:
                 self.has_users[env] = True

@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlsplit
 
 import psycopg
+import pytest
 
 from .e2e import PASSWORD, HubProcess, Run, Sandbox
 from .pg import rows, schema_dump
@@ -211,6 +212,7 @@ def test_refusals(sandbox: Sandbox) -> None:
     assert "stk login" in run.err
 
 
+@pytest.mark.parametrize("sandbox", ["sqlite"], indirect=True)  # store-independent
 def test_without_login_and_without_hub(sandbox: Sandbox) -> None:
     sandbox.ok("context", "set", "--hub", sandbox.hub.url, "--project", "shop", "--env", "dev")
     run = sandbox.stk("project", "list")
@@ -317,9 +319,9 @@ def test_dry_run_of_every_step_reports_instead_of_failing(sandbox: Sandbox) -> N
     assert sandbox.stk("apply", "--only", "", "--ref", "v1").code == 2
 
 
+@pytest.mark.parametrize("sandbox", ["postgres"], indirect=True)  # replicas share a PG store
 def test_two_hub_replicas_serialize_applies_of_one_env(sandbox: Sandbox) -> None:
-    if sandbox.hub.store is None:
-        return  # replicas share a PostgreSQL store; the SQLite run of this test has no second
+    assert sandbox.hub.store is not None
     urls = bootstrap(sandbox)
     sandbox.ok("apply", "--ref", "v1")
     other = HubProcess(sandbox.hub.data_dir, sandbox.env, sandbox.hub.store)

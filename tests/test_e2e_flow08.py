@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .e2e import Sandbox
 from .test_e2e_flow01 import bootstrap
 
@@ -75,6 +77,7 @@ def test_flow_08_promote_and_rollback(sandbox: Sandbox) -> None:
     )
 
 
+@pytest.mark.parametrize("sandbox", ["sqlite"], indirect=True)  # store-independent
 def test_schema_alone_may_not_strand_the_current_release(sandbox: Sandbox) -> None:
     bootstrap(sandbox)
     first = release_id(sandbox.ok("apply", "--ref", "v1").out)

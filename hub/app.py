@@ -508,6 +508,24 @@ ROUTES = [
 ]
 
 
+async def _refuse(send: Any, rid: str, message: str) -> None:
+    """A 400 envelope (hub.md §4) sent without entering the app."""
+    body = json.dumps(
+        {"error": {"code": "BAD_REQUEST", "message": message, "requestId": rid, "details": []}}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestIdMiddleware:
     """Gives every request an id (``X-Request-Id`` on every response) and counts it."""
 
@@ -529,7 +547,10 @@ class RequestIdMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        if has_control_characters(scope):  # checked here, before routing: no route sees it
+            await _refuse(send_with_id, rid, "the URL holds a control character")
+        else:
+            await self.app(scope, receive, send_with_id)
         route = scope.get("path", "")
         METRICS[(scope["method"], _route_label(route), status["code"])] += 1
         DURATION["sum"] += time.perf_counter() - start
@@ -575,13 +596,12 @@ def _route_label(path: str) -> str:
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 
-def refuse_control_characters(request: Request[Any, Any, Any]) -> None:
-    """No name, id or query value may hold a control character: refuse them before any route
-    reads one (a NUL would otherwise reach the store and fail there)."""
-    path = request.scope["path"].encode("utf-8", "surrogatepass")
-    query = unquote_to_bytes(request.scope.get("query_string", b"").replace(b"+", b" "))
-    if _CONTROL.search(path) or _CONTROL.search(query):
-        raise ApiError("BAD_REQUEST", "the URL holds a control character")
+def has_control_characters(scope: Any) -> bool:
+    """Whether the path or a query value holds a control character (percent-encoded or not):
+    no name or id may, and a NUL would otherwise reach the store and fail there."""
+    path = scope.get("path", "").encode("utf-8", "surrogatepass")
+    query = unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" "))
+    return bool(_CONTROL.search(path) or _CONTROL.search(query))
 
 
 def create_app(hub: Hub) -> Any:
@@ -594,7 +614,6 @@ def create_app(hub: Hub) -> Any:
                 "hub": Provide(_hub, sync_to_thread=False),
                 "operator": Provide(_operator, sync_to_thread=True),
             },
-            before_request=refuse_control_characters,
             exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
             state=State({"hub": hub}),
             openapi_config=OpenAPIConfig(title="Santokit Hub", version="1", path="/schema"),

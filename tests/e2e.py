@@ -94,6 +94,33 @@ class HubProcess:
             self.proc.wait(10)
 
 
+def hub_with_operator(data_dir: Path, **settings: str) -> HubProcess:
+    """A started Hub on a fresh SQLite store whose one operator is ops@example.com; ``settings``
+    are extra ``STK_*`` variables. The caller stops it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STK_")}
+    env["STK_HUB_MASTER_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
+    env |= settings
+    process = HubProcess(data_dir, env)
+    subprocess.run(
+        [
+            str(STK),
+            "hub",
+            "create-operator",
+            "--email",
+            "ops@example.com",
+            "--password-stdin",
+            *process.store_args,
+        ],
+        input=PASSWORD + "\n",
+        env=env,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    process.start()
+    return process
+
+
 @dataclass
 class Sandbox:
     """A repository, an operator's machine (config dir), a Hub, and databases to point at."""

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import os
-import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,36 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import STK
-from .e2e import PASSWORD, HubProcess
+from .e2e import PASSWORD, HubProcess, hub_with_operator
 
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STK_")}
-    env |= {
-        "STK_HUB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "STK_HUB_SESSION_TTL_S": "2",
-        "STK_BRIDGE_TOKENS": "bridge-token-for-the-api-tests-0001",
-    }
-    process = HubProcess(tmp_path, env)
-    subprocess.run(
-        [
-            str(STK),
-            "hub",
-            "create-operator",
-            "--email",
-            "ops@example.com",
-            "--password-stdin",
-            *process.store_args,
-        ],
-        input=PASSWORD + "\n",
-        env=env,
-        text=True,
-        check=True,
-        capture_output=True,
+    process = hub_with_operator(
+        tmp_path,
+        STK_HUB_SESSION_TTL_S="2",
+        STK_BRIDGE_TOKENS="bridge-token-for-the-api-tests-0001",
     )
-    process.start()
     try:
         yield process
     finally:

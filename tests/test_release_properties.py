@@ -4,10 +4,8 @@ refused for a reason that holds, and a refusal never moves a pointer."""
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,8 +28,7 @@ from santokit.core.ir import ConnectionSchema
 from santokit.core.validation import Snapshot, validate_snapshot
 from santokit.plugins.postgres.engine import PostgresEngine
 
-from .conftest import STK
-from .e2e import PASSWORD, HubProcess
+from .e2e import PASSWORD, HubProcess, hub_with_operator
 from .pg import execute, with_database
 
 USERS = "  users:\n    connection: main\n    columns:\n{columns}"
@@ -94,26 +91,7 @@ def declared(schema: int) -> ConnectionSchema:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STK_")}
-    env["STK_HUB_MASTER_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
-    process = HubProcess(tmp_path_factory.mktemp("hub"), env)
-    subprocess.run(
-        [
-            str(STK),
-            "hub",
-            "create-operator",
-            "--email",
-            "ops@example.com",
-            "--password-stdin",
-            *process.store_args,
-        ],
-        input=PASSWORD + "\n",
-        env=env,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
-    process.start()
+    process = hub_with_operator(tmp_path_factory.mktemp("hub"))
     try:
         yield process
     finally:

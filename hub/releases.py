@@ -12,7 +12,7 @@ from typing import Any
 
 from santokit.core.drift import drift_items
 from santokit.core.ir import ConnectionSchema, Schema, digest
-from santokit.core.permissions import column_types
+from santokit.core.permissions import OPS, column_types
 
 from .errors import ApiError
 from .service import Hub, Operator
@@ -55,7 +55,7 @@ def policy_summary(schema: Schema, compiled: Any) -> dict[str, Any]:
                     }
                     for rule in rules
                 ]
-                for op, rules in entry["ops"].items()
+                for op, rules in sorted(entry["ops"].items(), key=lambda kv: OPS.index(kv[0]))
             },
         }
     return out

@@ -81,7 +81,8 @@ def hub_grant(
 def dev(*, port: int = 8420, dir: Path | None = None) -> int:
     """Run a complete local sandbox: Hub, embedded Postgres, a logged-in dev operator, context.
 
-    Everything is kept in .stk/dev/ of the repository; Ctrl-C stops it all.
+    Everything is kept in .stk/dev/ of the repository; Ctrl-C, SIGTERM or SIGHUP stop it all,
+    and a second run in the same repository is refused while the first one runs.
 
     Example: stk dev --port 8420
     """

@@ -1,30 +1,43 @@
 """``stk dev``: a complete local sandbox in one process tree (product.md, "Defaults").
 
-A Hub on loopback with the SQLite store, a throwaway Postgres (pgserver's binaries) holding the
-``main`` and ``analytics`` databases, a dev operator logged in, and ``.stk/context.json`` pointing
-at the Hub. Everything lives in ``.stk/dev/`` of the repository and survives a restart; Ctrl-C
-stops the Hub and the database. The embedded server is tooling, not an engine: it is the one
-place the Hub package reaches a plugin module directly.
+A Hub on loopback with the SQLite store, a throwaway Postgres (pgserver's binaries) holding one
+database per connection the repository's schema uses, a dev operator logged in, and
+``.stk/context.json`` pointing at the Hub. Everything lives in ``.stk/dev/`` of the repository and
+survives a restart. SIGINT, SIGTERM and SIGHUP (Ctrl-C, a service manager, a closed terminal) all
+stop the Hub and the database; ``.stk/dev/lock`` tells a second run from a stale one, so a server
+a killed run left behind is stopped instead of breaking the next start. The embedded server is
+tooling, not an engine: it is the one place the Hub package reaches a plugin module directly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
+import shlex
+import signal
 import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import IO, Any
 
 from santokit.cli import context as ctx
 from santokit.cli import credentials
+from santokit.core.errors import SantokitError, UsageError
 
 from . import auth
 from .serve import configure_logging, open_hub
 
 DEV_EMAIL = "dev@santokit.local"
-DATABASES = ("main", "analytics")
+DEFAULT_CONNECTIONS = ("main",)
+PROJECT = "shop"
+ENV = "dev"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+Say = Callable[[str], None]
 
 
 def _port_free(port: int) -> bool:
@@ -38,86 +51,208 @@ def _port_free(port: int) -> bool:
 
 def _private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already exists
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
 
 
-def _postgres(dev: Path) -> tuple[Any, dict[str, str]]:
+@contextlib.contextmanager
+def _lock(dev: Path) -> Iterator[None]:
+    """Hold ``.stk/dev/lock`` for the run: the kernel drops it when the process dies, however."""
+    path = dev / "lock"
+    fh: IO[str] = open(path, "a+")  # noqa: SIM115 - held open for the whole run
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            pid = fh.read().strip() or "?"
+            raise UsageError(
+                f"another stk dev (pid {pid}) is running in {dev.parent.parent}; stop it first"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):  # a zombie nobody reaped yet is gone for our purpose
+        status = Path(f"/proc/{pid}/status").read_text()
+        return "\nState:\tZ" not in status
+    return True
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid in ``postmaster.pid`` when that process still runs, else None."""
+    try:
+        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0]
+        pid = int(first)
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def schema_connections(root: Path, say: Say) -> tuple[str, ...]:
+    """The connections the repository's schema names, read even from a broken schema.
+
+    A sandbox is where a broken schema gets fixed, so problems only warn; with no schema at all
+    the sandbox still offers ``main``.
+    """
+    from santokit.core.validation import read_snapshot, validate_snapshot
+
+    try:
+        result = validate_snapshot(read_snapshot(root))
+    except SantokitError as exc:
+        say(f"warning: {exc.message}; creating the database main only")
+        return DEFAULT_CONNECTIONS
+    if not result.ok:
+        say(
+            f"warning: the schema has {len(result.errors)} error(s) (run stk validate); "
+            "databases are made for the connections it names"
+        )
+    names = sorted(c.name for c in result.schema.connections)
+    return tuple(sorted(names, key=lambda n: n != "main")) or DEFAULT_CONNECTIONS
+
+
+def _postgres(dev: Path, names: tuple[str, ...], say: Say) -> tuple[Any, dict[str, str]]:
     import psycopg
 
     from santokit.plugins.postgres.embedded import EmbeddedPostgres
 
     settings_file = dev / "postgres.json"
     saved = json.loads(settings_file.read_text()) if settings_file.exists() else {}
+    stale = postmaster_pid(dev / "postgres" / "pgdata")
+    if stale is not None:  # we hold the lock, so no live stk dev owns it
+        EmbeddedPostgres(dev / "postgres").stop()
+        say(f"stopped a PostgreSQL (pid {stale}) an earlier stk dev left running")
     port = saved.get("port") if saved.get("port") and _port_free(saved["port"]) else None
     server = EmbeddedPostgres(dev / "postgres", port=port, password=saved.get("password"))
-    server.start()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        raise SantokitError(f"{exc}; see {dev / 'postgres' / 'server.log'}") from None
     _private(settings_file, json.dumps({"port": server.port, "password": server.password}))
     urls = {}
     with psycopg.connect(server.url(), autocommit=True) as conn:
         have = {r[0] for r in conn.execute("select datname from pg_database")}
-        for name in DATABASES:
+        for name in names:
             if name not in have:
-                conn.execute(f'create database "{name}"'.encode())
+                quoted = name.replace('"', '""')
+                conn.execute(f'create database "{quoted}"'.encode())
             urls[name] = server.url(name)
             _private(dev / f"{name}.url", urls[name] + "\n")
     return server, urls
 
 
-def _login(hub: Any, hub_url: str) -> None:
+def _login(hub: Any, hub_url: str, password_file: Path) -> None:
+    """Log the dev operator in, and keep its password in a 0600 file for ``stk login``."""
+    password = password_file.read_text().strip() if password_file.exists() else ""
     with hub.store.tx() as tx:
         operator = tx.operator_by_email(DEV_EMAIL)
         if operator is None:
+            password = password or secrets.token_urlsafe(24)
             role = "owner" if tx.count_operators() == 0 else "admin"
-            operator = tx.insert_operator(
-                DEV_EMAIL, auth.hash_password(secrets.token_urlsafe(24)), role
-            )
+            operator = tx.insert_operator(DEV_EMAIL, auth.hash_password(password), role)
+        elif not password or not auth.verify_password(operator["password_hash"], password):
+            password = secrets.token_urlsafe(24)  # a sandbox from before the file existed
+            tx.set_operator_password(operator["id"], auth.hash_password(password))
         token, digest, expires = auth.new_token()
         tx.insert_session(digest, operator["id"], expires)
         tx.audit("operator.login", DEV_EMAIL, "req_dev")
+    _private(password_file, password + "\n")
     credentials.save_token(hub_url, token, DEV_EMAIL, expires)
 
 
-def run_dev(root: Path, port: int, out: Any) -> None:
-    """Start everything, print how to use it, serve until interrupted, then stop everything."""
+def next_steps(hub: Any, root: Path, dev: Path, names: tuple[str, ...]) -> list[str]:
+    """The commands that take this sandbox to an applied release, in order, skipping done ones.
+
+    Each line must work when pasted into a shell started where ``stk dev`` was run.
+    """
+    steps = []
+    if root != Path.cwd().resolve():
+        steps.append(f"cd {shlex.quote(os.path.relpath(root, Path.cwd()))}")
+    with hub.store.tx() as tx:
+        has_project = tx.project(PROJECT) is not None
+        has_env = has_project and tx.env(PROJECT, ENV) is not None
+    if not has_project:
+        steps.append(f"stk project create {PROJECT}")
+    steps.append(f"stk context set --project {PROJECT} --env {ENV}")
+    if not has_env:
+        steps.append(f"stk env create --project {PROJECT} {ENV}")
+    for name in names:
+        url_file = shlex.quote(os.path.relpath(dev / f"{name}.url", root))
+        steps.append(f"stk connections set --name {name} --engine postgres --db-url - < {url_file}")
+    steps.append("stk apply --ref dev")
+    return steps
+
+
+def run_dev(root: Path, port: int, out: Say) -> None:
+    """Start everything, print how to use it, serve until a stop signal, then stop everything."""
+    dev = root / ".stk" / "dev"
+    dev.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (dev / ".gitignore").write_text("*\n")
+    with _lock(dev):
+        if not _port_free(port):
+            raise UsageError(f"port {port} is in use; pass --port")
+        _run_locked(root, dev, port, out)
+
+
+def _run_locked(root: Path, dev: Path, port: int, out: Say) -> None:
     import uvicorn
 
     from .app import create_app
 
-    dev = root / ".stk" / "dev"
-    dev.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (dev / ".gitignore").write_text("*\n")
-    if not _port_free(port):
-        raise SystemExit(f"error: port {port} is in use; pass --port")
-    configure_logging(dev / "hub.log")
-    server, _urls = _postgres(dev)
+    state: dict[str, Any] = {"server": None, "stopping": False}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        server = state["server"]
+        if state["stopping"]:
+            return
+        if server is None:
+            raise KeyboardInterrupt  # still starting: unwinds through the finally below
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    postgres = None
     try:
+        names = schema_connections(root, out)
+        configure_logging(dev / "hub.log")
+        postgres, _urls = _postgres(dev, names, out)
         hub = open_hub(f"sqlite:///{dev / 'hub.db'}", dev / "hub")
         hub_url = f"http://127.0.0.1:{port}"
-        _login(hub, hub_url)
-        context_file = ctx.save_context(root, {"hubUrl": hub_url, "connection": "main"})
+        password_file = dev / "operator.password"
+        _login(hub, hub_url, password_file)
+        context_file = ctx.save_context(root, {"hubUrl": hub_url, "connection": names[0]})
         rel = lambda p: os.path.relpath(p, Path.cwd())  # noqa: E731
         out(f"Santokit dev sandbox in {rel(dev)}")
         out(
             f"  hub        {hub_url}  (SQLite store {rel(dev / 'hub.db')}, log "
             f"{rel(dev / 'hub.log')})"
         )
-        for name in DATABASES:
+        for name in names:
             out(
-                f"  postgres   {name}: 127.0.0.1:{server.port}/{name}  "
+                f"  postgres   {name}: 127.0.0.1:{postgres.port}/{name}  "
                 f"(URL in {rel(dev / (name + '.url'))})"
             )
-        out(f"  operator   {DEV_EMAIL}, logged in")
+        out(f"  operator   {DEV_EMAIL}, logged in (password in {rel(password_file)})")
         out(f"  context    {rel(context_file)} -> {hub_url}")
-        out("In another shell, for example:")
-        out("  stk project create shop")
-        out("  stk context set --project shop --env dev")
-        out("  stk env create --project shop dev")
-        out(
-            f"  stk connections set --name main --engine postgres --db-url - < "
-            f"{rel(dev / 'main.url')}"
-        )
-        out("  stk apply --ref dev")
+        out("In another shell, from here:")
+        for step in next_steps(hub, root, dev, names):
+            out(f"  {step}")
+        login = shlex.quote(os.path.relpath(password_file, root))
+        out(f"To log in again, from {'there' if root != Path.cwd().resolve() else 'here'}:")
+        out("  stk logout")
+        out(f"  stk login --email {DEV_EMAIL} --password-stdin < {login}")
         out("Press Ctrl-C to stop the hub and the database.")
         config = uvicorn.Config(
             create_app(hub),
@@ -127,8 +262,18 @@ def run_dev(root: Path, port: int, out: Any) -> None:
             access_log=False,
             lifespan="off",
         )
+        state["server"] = uvicorn.Server(config)
         with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run()
+            state["server"].run()
+    except KeyboardInterrupt:
+        pass
     finally:
-        server.stop()
-        out("stopped the hub and the database")
+        state["stopping"] = True
+        try:
+            if postgres is not None:
+                postgres.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            out("stopped the hub and the database")

@@ -154,7 +154,10 @@ class EmbeddedPostgres:
         return self
 
     def stop(self) -> None:
+        """Stop the server in ``data_dir``, whichever process started it."""
         pgdata = self.data_dir / "pgdata"
+        if _as_root():
+            self._run_as = {"user": SYSTEM_USER}
         if (pgdata / "postmaster.pid").exists():
             self._cmd("pg_ctl", "-D", str(pgdata), "-w", "-m", "fast", "stop")
 

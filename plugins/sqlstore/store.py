@@ -134,6 +134,13 @@ class Tx:
             raise Conflict(f"an operator with email {email} already exists") from None
         return row
 
+    def set_operator_password(self, operator_id: str, password_hash: str) -> None:
+        self.c.execute(
+            update(t.operators)
+            .where(t.operators.c.id == operator_id)
+            .values(password_hash=password_hash)
+        )
+
     def count_operators(self) -> int:
         return int(self.c.execute(select(func.count()).select_from(t.operators)).scalar_one())
 

@@ -16,11 +16,19 @@ TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=30.0, pool=5.0)
 class HubError(SantokitError):
     """An error answer of the Hub: its code, message, requestId and details."""
 
-    def __init__(self, code: str, message: str, request_id: str, details: list[Any]) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        request_id: str,
+        details: list[Any],
+        result: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{message} ({code}, requestId {request_id})", details=details)
         self.code = code
         self.hub_message = message
         self.request_id = request_id
+        self.result = result  # a refused apply's plan
 
 
 class HubUnreachable(SantokitError):
@@ -66,6 +74,7 @@ class HubClient:
                 err.get("message", ""),
                 err.get("requestId", "?"),
                 err.get("details") or [],
+                err.get("result") if isinstance(err.get("result"), dict) else None,
             )
         return data
 

@@ -328,37 +328,62 @@ def connections_show(
 
 # -- apply --------------------------------------------------------------------------------------
 def _print_plan(result: dict[str, Any]) -> None:
+    """Every connection's header, each change (``+`` safe, ``!`` blocked) with its SQL, and
+    the summary. A probable rename shows its RENAME first: the drop is never what leads."""
     for name, plan in sorted((result.get("schema") or {}).get("connections", {}).items()):
         output.line(f"connection {name}:")
         for change in plan["changes"]:
             marker = "+" if change["class"] == "safe" else "!"
             code = f" {change['code']}" if change["code"] else ""
-            output.line(f"  {marker}{code} {change['description']}")
+            repair = " (drift repair)" if change.get("repair") else ""
+            output.line(f"  {marker}{code} {change['description']}{repair}")
+            rename = change.get("probableRename")
+            if rename and change["class"] != "safe":
+                output.line(f"      if it was renamed, run instead: {rename['sql']}")
+                output.line("      as planned (blocked, never run):")
             for sql_line in change["sql"].splitlines():
                 output.line(f"      {sql_line}")
         output.line(f"  {plan['summary']}")
 
 
-def _print_failure(err: HubError) -> None:
-    if err.code == "VALIDATION_FAILED":
-        for f in err.details:
+def _print_refusal(code: str, details: list[Any]) -> None:
+    if code == "VALIDATION_FAILED":
+        for f in details:
             output.line(f"{f['file']}:{f['line']}:{f['column']}: {f['path']}: {f['message']}")
-    elif err.code == "CHANGE_BLOCKED":
-        for d in err.details:
+    elif code == "CHANGE_BLOCKED":
+        for d in details:
             if isinstance(d, dict) and "description" in d:
                 output.line(f"! {d.get('code', '')} {d['connection']}: {d['description']}")
                 output.line(f"    why: {d['reason']}")
                 output.line(f"    remedy: {d['remedy']}")
             elif isinstance(d, str):
                 output.line(f"! {d}")
-    elif err.code == "DRIFT_DETECTED":
-        for d in err.details:
+    elif code == "DRIFT_DETECTED":
+        for d in details:
             if isinstance(d, dict) and "description" in d:
                 output.line(f"drift {d['connection']}: {d['description']}")
                 ways = d.get("waysOut") or {}
                 if ways:
                     output.line(f"    way out 1: {ways['changeYaml']}")
                     output.line(f"    way out 2: {ways['restoreDatabase']}")
+
+
+def _print_failure(err: HubError) -> None:
+    """A refused apply: its plan in full when the Hub computed one, then why it stopped (a dry
+    run lists every refusal the real run would meet)."""
+    result = getattr(err, "result", None)
+    if not isinstance(result, dict):
+        _print_refusal(err.code, err.details)
+        return
+    _print_plan(result)
+    refusals = result.get("refusals")
+    if not isinstance(refusals, list):
+        _print_refusal(err.code, err.details)
+        return
+    output.line("dry run: the real run would be refused:")
+    for r in refusals:
+        output.line(f"{r['code']}: {r['message']}")
+        _print_refusal(r["code"], r.get("details") or [])
 
 
 def apply(
@@ -428,6 +453,7 @@ def apply(
                         "requestId": err.request_id,
                         "details": err.details,
                     }
+                    | ({"result": err.result} if getattr(err, "result", None) else {})
                 }
             )
         else:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .ir import Column, Default, ForeignKey, IdColumn, Index, Table
+from .wording import default_text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +77,29 @@ class AddColumn(ColumnChange):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RenameColumn(ColumnChange):
+    """Never planned (renames are not guessed): rendered only as the remedy of a probable
+    rename, a drop paired with an add of the same type."""
+
+    kind: ClassVar[str] = "rename_column"
+    new_name: str
+
+    def describe(self) -> str:
+        return f"rename column {self.target} to {self.new_name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenameTable(Change):
+    """Like RenameColumn: only the remedy of a dropped table paired with an equal new one."""
+
+    kind: ClassVar[str] = "rename_table"
+    new_name: str
+
+    def describe(self) -> str:
+        return f"rename table {self.table} to {self.new_name}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class DropColumn(ColumnChange):
     kind: ClassVar[str] = "drop_column"
 
@@ -107,11 +131,22 @@ class SetDefault(ColumnChange):
     kind: ClassVar[str] = "set_default"
     default: Default
     column_type: str
+    before: Default | None = None  # what the database has now, so the plan shows old and new
+
+    def describe(self) -> str:
+        return (
+            f"set default {self.target}: {default_text(self.before)} -> "
+            f"{default_text(self.default)}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class DropDefault(ColumnChange):
     kind: ClassVar[str] = "drop_default"
+    before: Default | None = None
+
+    def describe(self) -> str:
+        return f"drop default {self.target}: {default_text(self.before)} -> none"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,17 +9,37 @@ uniques or foreign keys on those extra columns only.
 
 from __future__ import annotations
 
-from .ir import Column, ConnectionSchema, Table
+from .ir import Column, ConnectionSchema, ForeignKey, Table
+from .wording import default_text
 
 
-def _col(c: Column) -> str:
-    null = "null" if c.nullable else "not null"
-    default = f", default {c.default.to_json()}" if c.default else ""
-    return f"{c.type} {null}{default}"
+def _col(c: Column) -> dict[str, str]:
+    return {
+        "type": c.type,
+        "nullable": "yes" if c.nullable else "no",
+        "default": default_text(c.default),
+    }
 
 
-def _fk(fk: object) -> tuple[object, ...]:
-    return (fk.ref_table, fk.ref_column, fk.on_delete, fk.on_update)  # type: ignore[attr-defined]
+def _col_diff(release: Column, actual: Column) -> str:
+    """``default: 'draft' -> none, nullable: no -> yes (declared -> database)``."""
+    r, a = _col(release), _col(actual)
+    diffs = [f"{k}: {r[k]} -> {a[k]}" for k in r if r[k] != a[k]]
+    return ", ".join(diffs) + " (declared -> database)"
+
+
+def _fk(fk: ForeignKey) -> dict[str, str]:
+    return {
+        "references": f"{fk.ref_table}.{fk.ref_column}",
+        "onDelete": fk.on_delete,
+        "onUpdate": fk.on_update,
+    }
+
+
+def _fk_diff(release: ForeignKey, actual: ForeignKey) -> str:
+    """``onDelete: no_action (database) vs restrict (declared)``: the field that differs."""
+    r, a = _fk(release), _fk(actual)
+    return ", ".join(f"{k}: {a[k]} (database) vs {r[k]} (declared)" for k in r if r[k] != a[k])
 
 
 def _table(release: Table, actual: Table) -> list[str]:
@@ -42,9 +62,7 @@ def _table(release: Table, actual: Table) -> list[str]:
             out.append(f"{t}.{col.name}: missing in the database")
             continue
         if (have.type, have.nullable, have.default) != (col.type, col.nullable, col.default):
-            out.append(
-                f"{t}.{col.name}: the database has {_col(have)}, the release declares {_col(col)}"
-            )
+            out.append(f"{t}.{col.name}: {_col_diff(col, have)}")
         if col.unique and not have.unique:
             out.append(f"{t}.{col.name}: not unique in the database")
         elif have.unique and not col.unique:
@@ -60,8 +78,18 @@ def _table(release: Table, actual: Table) -> list[str]:
             )
     have_idx = {i.name: i for i in actual.indexes}
     for idx in release.indexes:
-        if have_idx.get(idx.name) != idx:
-            out.append(f"{t}: index {idx.name} ({', '.join(idx.columns)}) is missing or differs")
+        got = have_idx.get(idx.name)
+        if got is None:
+            out.append(f"{t}: index {idx.name} ({', '.join(idx.columns)}) missing in the database")
+        elif got != idx:
+            diffs = []
+            if got.columns != idx.columns:
+                diffs.append(f"columns: [{', '.join(idx.columns)}] -> [{', '.join(got.columns)}]")
+            if got.unique != idx.unique:
+                diffs.append(
+                    f"unique: {'yes' if idx.unique else 'no'} -> {'yes' if got.unique else 'no'}"
+                )
+            out.append(f"{t}: index {idx.name}: {', '.join(diffs)} (declared -> database)")
     release_idx = {i.name for i in release.indexes}
     for idx in actual.indexes:
         if (
@@ -72,10 +100,16 @@ def _table(release: Table, actual: Table) -> list[str]:
             out.append(f"{t}: unique index {idx.name} on declared columns is not in the release")
     have_fk = {fk.column: fk for fk in actual.foreign_keys}
     for fk in release.foreign_keys:
-        if fk.column not in have_fk or _fk(have_fk[fk.column]) != _fk(fk):
+        got_fk = have_fk.get(fk.column)
+        if got_fk is None:
             out.append(
-                f"{t}.{fk.column}: foreign key to {fk.ref_table}.{fk.ref_column} is "
-                "missing or differs"
+                f"{t}.{fk.column}: foreign key to {fk.ref_table}.{fk.ref_column} missing in "
+                "the database"
+            )
+        elif _fk(got_fk) != _fk(fk):
+            out.append(
+                f"{t}.{fk.column}: foreign key to {fk.ref_table}.{fk.ref_column}: "
+                f"{_fk_diff(fk, got_fk)}"
             )
     release_fk = {fk.column for fk in release.foreign_keys}
     for fk in actual.foreign_keys:

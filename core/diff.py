@@ -66,11 +66,15 @@ def _diff_columns(d: Table, a: Table, p: Table | None) -> list[ch.Change]:
             out.append(ch.DropNotNull(table=d.name, column=col.name))
         if have.default != col.default:
             if col.default is None:
-                out.append(ch.DropDefault(table=d.name, column=col.name))
+                out.append(ch.DropDefault(table=d.name, column=col.name, before=have.default))
             else:
                 out.append(
                     ch.SetDefault(
-                        table=d.name, column=col.name, default=col.default, column_type=col.type
+                        table=d.name,
+                        column=col.name,
+                        default=col.default,
+                        column_type=col.type,
+                        before=have.default,
                     )
                 )
         if col.unique and not have.unique:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import changes as ch
 from .ir import Column, ConnectionSchema, ForeignKey, IdColumn, Index, Table
+from .wording import field_diffs
 
 
 @dataclass(frozen=True)
@@ -24,35 +26,69 @@ class DriftItem:
     actual: Any
     applied: Any
     declared: Any
+    # What `stk apply --only schema` would run to restore the declaration, and whether it
+    # would (a safe repair) or refuses (a blocked change: the operator runs the SQL by hand).
+    # Empty / None when the caller did not plan the repair.
+    repair_sql: tuple[str, ...] = ()
+    repair_safe: bool | None = None
+
+    @property
+    def where(self) -> str:
+        return self.table if self.object == "table" else f"{self.table}.{self.name}"
 
     def describe(self) -> str:
-        where = self.table if self.object == "table" else f"{self.table}.{self.name}"
-        return (
-            f"{where} ({self.object.replace('_', ' ')}): database has {_show(self.actual)}; "
-            f"applied {_show(self.applied)}; declared {_show(self.declared)}"
-        )
-
-    def ways_out(self) -> tuple[str, str]:
-        """The two ways out for this object: make the files say what the database has, or make
-        the database say what the files declare."""
+        """What happened to the object, in the operator's words (``default: 'draft' -> none``)."""
         what = self.object.replace("_", " ")
-        where = self.table if self.object == "table" else f"{self.table}.{self.name}"
+        head = f"{self.where} ({what})"
+        if self.actual is None:
+            return f"{head}: dropped in the database by hand"
+        if self.applied is None and self.declared is None:
+            return f"{head}: added in the database by hand as {_yaml(self.actual)}"
+        if self.applied is None or not isinstance(self.actual, dict):
+            return f"{head}: the database has {_yaml(self.actual)}; declared {_yaml(self.declared)}"
+        text = f"{head} changed in the database by hand: " + ", ".join(
+            field_diffs(self.applied, self.actual)
+        )
+        if self.declared != self.applied:
+            text += f" (the files declare {_yaml(self.declared)})"
+        return text
+
+    def ways_out(self, *, dry_run: bool = False) -> tuple[str, str]:
+        """The two ways out for this object: make the files say what the database has, or make
+        the database say what the files declare. The second names ``stk apply --only schema``
+        only for a repair that command really applies; otherwise the SQL to run by hand."""
+        what = self.object.replace("_", " ")
+        where = self.where
+        dry = " --dry-run" if dry_run else ""
+        by_hand = "; ".join(self.repair_sql)
         if self.actual is None:
             yaml = f"remove {what} {where} from schema/*.yaml, then apply"
-            db = f"recreate {what} {where} (stk apply --only schema adds it back), then apply"
         elif self.declared is None:
-            yaml = f"declare {what} {where} in schema/*.yaml as {_show(self.actual)}, then apply"
+            yaml = f"declare {what} {where} in schema/*.yaml as {_yaml(self.actual)}, then apply"
+        else:
+            yaml = f"change {what} {where} in schema/*.yaml to {_yaml(self.actual)}, then apply"
+        if self.repair_safe and self.actual is None:
+            db = f"recreate {what} {where}: stk apply --only schema{dry} adds it back, then apply"
+        elif self.repair_safe:
+            db = f"restore {what} {where}: stk apply --only schema{dry} repairs it, then apply"
+        elif self.repair_safe is False and by_hand:
+            db = (
+                f"restore {what} {where} by hand (stk apply --only schema will not: it is "
+                f"blocked), then apply: {by_hand}"
+            )
+        elif self.actual is None:
+            db = f"recreate {what} {where} by hand, then apply"
+        elif self.declared is None:
             db = f"drop {what} {where} from the database by hand, then apply"
         else:
-            yaml = f"change {what} {where} in schema/*.yaml to {_show(self.actual)}, then apply"
             db = (
-                f"alter {what} {where} in the database back to {_show(self.declared)} by hand, "
+                f"alter {what} {where} in the database back to {_yaml(self.declared)} by hand, "
                 "then apply"
             )
         return yaml, db
 
-    def to_json(self) -> dict[str, Any]:
-        yaml, db = self.ways_out()
+    def to_json(self, *, dry_run: bool = False) -> dict[str, Any]:
+        yaml, db = self.ways_out(dry_run=dry_run)
         return {
             "connection": self.connection,
             "table": self.table,
@@ -63,19 +99,35 @@ class DriftItem:
             "declared": self.declared,
             "description": self.describe(),
             "waysOut": {"changeYaml": yaml, "restoreDatabase": db},
+            "repair": {"sql": list(self.repair_sql), "safe": self.repair_safe},
         }
 
 
-def _show(state: Any) -> str:
+def _yaml(state: Any) -> str:
+    """A state as the operator writes it in schema/*.yaml (YAML 1.2: true/false, null)."""
     if state is None:
         return "nothing"
-    if isinstance(state, dict):
-        # YAML spelling (true, null) since the operator copies it into schema/*.yaml
-        return ", ".join(
-            f"{k}={json.dumps(v) if v is None or isinstance(v, bool) else v}"
-            for k, v in state.items()
-        )
-    return str(state)
+    if not isinstance(state, dict):
+        return str(state)
+    parts = []
+    for k, v in state.items():
+        if k == "default":
+            if v is None:
+                continue
+            if isinstance(v, dict) and v.get("now"):
+                v = "now"
+            elif isinstance(v, dict) and "json" in v:
+                v = json.dumps(v["json"], separators=(", ", ": "))
+            elif isinstance(v, dict):
+                v = json.dumps(v.get("literal"))
+        elif (k, v) in (("nullable", True), ("unique", False), ("identity", False)):
+            continue  # what YAML assumes when it is left out
+        elif isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, list):
+            v = "[" + ", ".join(map(str, v)) + "]"
+        parts.append(f"{k}: {v}")
+    return "{ " + ", ".join(parts) + " }"
 
 
 def _id(i: IdColumn) -> dict[str, Any]:
@@ -150,3 +202,35 @@ def drift_items(
             applied.name, table.name, actual.table(table.name), table, declared.table(table.name)
         )
     return out
+
+
+def change_object(change: ch.Change) -> tuple[str, str] | None:
+    """The drift object (kind, name) a plan change touches, as ``DriftItem`` names it."""
+    match change:
+        case ch.CreateTable() | ch.DropTable():
+            return ("table", change.table)
+        case ch.ColumnChange():
+            return ("column", change.column)
+        case ch.IndexChange():
+            return ("index", change.index.name)
+        case ch.ForeignKeyChange():
+            return ("foreign_key", change.fk.column)
+        case ch.ChangeId():
+            return ("id", change.before.name or "id")
+    return None
+
+
+def is_repair(
+    change: ch.Change, declared: ConnectionSchema, previous: ConnectionSchema | None
+) -> bool:
+    """True when the change restores what this env applied: the files still declare it as
+    applied, so the database is what moved (schema.md §7 marks these as drift repairs)."""
+    applied = previous.table(change.table) if previous else None
+    if applied is None:
+        return False
+    key = change_object(change)
+    if key is None or key[0] == "id":
+        return False
+    if key[0] == "table":
+        return isinstance(change, ch.CreateTable)
+    return _objects(applied).get(key) == _objects(declared.table(change.table)).get(key)

@@ -10,10 +10,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import changes as ch
 from .changes import Change
 from .contracts import DiffRule, RuleContext, Verdict
 from .diff import diff_connection
+from .drift import is_repair
 from .ir import ConnectionSchema
+
+# Safe changes that add something; every other safe change alters what exists.
+_ADDS = {"create_table", "add_column", "create_index", "add_unique", "add_foreign_key"}
 
 Classification = Literal["safe", "destructive", "unsupported"]
 _SEVERITY = {"safe": 0, "destructive": 1, "unsupported": 2}
@@ -27,21 +32,34 @@ class PlannedChange:
     reason: str = ""
     remedy: str = ""
     sql: str = ""
+    repair: bool = False  # restores what this env applied and someone changed by hand
+    # A probable rename this change is half of: (old target, new target, the RENAME SQL).
+    rename: tuple[str, str, str] | None = None
 
     @property
     def blocked(self) -> bool:
         return self.classification != "safe"
 
+    def describe(self) -> str:
+        if self.rename is not None:
+            old, new, _ = self.rename
+            return f"probable rename {old} -> {new} (planned as {self.change.describe()})"
+        return self.change.describe()
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             **self.change.to_json(),
-            "description": self.change.describe(),
+            "description": self.describe(),
             "class": self.classification,
             "code": self.code,
             "reason": self.reason,
             "remedy": self.remedy,
             "sql": self.sql,
+            "repair": self.repair,
         }
+        if self.rename is not None:
+            out["probableRename"] = dict(zip(("from", "to", "sql"), self.rename, strict=True))
+        return out
 
 
 @dataclass(frozen=True)
@@ -74,8 +92,18 @@ class ConnectionPlan:
         return not self.changes
 
     def summary(self) -> str:
-        n_safe = len(self.changes) - len(self.blocked)
-        return f"{n_safe} to add, {len(self.blocked)} blocked"
+        """``2 to add, 1 to change, 1 blocked``: what apply would do, in words that fit."""
+        if not self.changes:
+            return "no changes"
+        safe = [c for c in self.changes if not c.blocked]
+        adds = sum(1 for c in safe if c.change.kind in _ADDS)
+        parts = [f"{adds} to add"]
+        if len(safe) > adds:
+            parts.append(f"{len(safe) - adds} to change")
+        parts.append(f"{len(self.blocked)} blocked")
+        repairs = sum(1 for c in safe if c.repair)
+        tail = f"; {repairs} drift repair{'s' if repairs > 1 else ''}" if repairs else ""
+        return ", ".join(parts) + tail
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +129,55 @@ def judge(change: Change, context: RuleContext, rules: Iterable[object]) -> Verd
     return worst
 
 
+def probable_renames(changes: Sequence[Change], context: RuleContext) -> dict[Change, Change]:
+    """Each drop paired with an add that looks like its new name (schema.md §5: renames are
+    never guessed, but reported). Maps both halves to the rename that would replace them.
+
+    A column: dropped and added in one table with the same type. A table: dropped while a table
+    with the same id and the same columns (names and types) is created."""
+    out: dict[Change, Change] = {}
+    adds = [c for c in changes if isinstance(c, ch.AddColumn)]
+    for drop in changes:
+        if isinstance(drop, ch.DropColumn):
+            table = context.actual.table(drop.table)
+            old = table.column(drop.column) if table else None
+            if old is None:
+                continue
+            for add in adds:
+                if (
+                    add.table == drop.table
+                    and add not in out
+                    and (add.definition.type, add.definition.items) == (old.type, old.items)
+                ):
+                    rename = ch.RenameColumn(
+                        table=drop.table, column=drop.column, new_name=add.column
+                    )
+                    out[drop] = out[add] = rename
+                    break
+    creates = [c for c in changes if isinstance(c, ch.CreateTable)]
+    for drop in changes:
+        if isinstance(drop, ch.DropTable):
+            old_table = context.actual.table(drop.table)
+            if old_table is None:
+                continue
+            shape = (old_table.id, {(c.name, c.type) for c in old_table.columns})
+            for create in creates:
+                new = create.definition
+                if create not in out and (new.id, {(c.name, c.type) for c in new.columns}) == (
+                    shape
+                ):
+                    out[drop] = out[create] = ch.RenameTable(table=drop.table, new_name=new.name)
+                    break
+    return out
+
+
+def _rename_target(rename: Change) -> tuple[str, str]:
+    if isinstance(rename, ch.RenameColumn):
+        return rename.target, f"{rename.table}.{rename.new_name}"
+    assert isinstance(rename, ch.RenameTable)
+    return rename.table, rename.new_name
+
+
 def classify(
     changes: Sequence[Change],
     context: RuleContext,
@@ -108,23 +185,41 @@ def classify(
     render: Callable[[Change], str],
 ) -> tuple[PlannedChange, ...]:
     rules = list(rules)
+    renames = probable_renames(changes, context)
     out = []
     for change in changes:
         sql = render(change)
         verdict = judge(change, context, rules)
+        repair = is_repair(change, context.declared, context.previous)
+        rename = None
+        if change in renames:
+            old, new = _rename_target(renames[change])
+            rename = (old, new, render(renames[change]))
         if verdict is None:
-            out.append(PlannedChange(change, "safe", sql=sql))
-        else:
-            out.append(
-                PlannedChange(
-                    change,
-                    verdict.classification,
-                    verdict.code,
-                    verdict.reason,
-                    verdict.remedy.replace("{sql}", sql),
-                    sql,
-                )
+            out.append(PlannedChange(change, "safe", sql=sql, repair=repair, rename=rename))
+            continue
+        reason, remedy = verdict.reason, verdict.remedy.replace("{sql}", sql)
+        if rename is not None:
+            # the rename comes first, and the drop's SQL is not offered: following the
+            # remedy must never delete data the operator meant to keep
+            reason = f"probable rename of {rename[0]} to {rename[1]}; as planned: {reason}"
+            remedy = (
+                f"if {rename[0]} was renamed to {rename[1]}, rename it yourself, then re-run: "
+                f"{rename[2]} ; if {rename[1]} really is new, keep {rename[0]} declared (its "
+                "data stays) or remove it by hand first"
             )
+        out.append(
+            PlannedChange(
+                change,
+                verdict.classification,
+                verdict.code,
+                reason,
+                remedy,
+                sql,
+                repair=repair,
+                rename=rename,
+            )
+        )
     return tuple(out)
 
 

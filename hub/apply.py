@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from santokit.core.compat import after_apply
-from santokit.core.errors import Conflict, DriftDetected, ValidationFailed
+from santokit.core.drift import DriftItem, change_object
+from santokit.core.errors import Conflict, DriftDetected, SantokitError, ValidationFailed
 from santokit.core.ir import ConnectionSchema, Schema, digest
 from santokit.core.permissions import Policy
+from santokit.core.planning import ConnectionPlan
 from santokit.core.validation import Snapshot, validate_snapshot
 
 from .errors import ApiError
@@ -38,6 +41,20 @@ def _moves(declared: Schema, previous: dict[str, ConnectionSchema]) -> dict[str,
     return out
 
 
+def _with_repair(item: DriftItem, plan: ConnectionPlan) -> DriftItem:
+    """The item with the SQL that restores it, and whether ``--only schema`` would run it:
+    only when its changes are safe and the connection's plan is not blocked as a whole."""
+    mine = [
+        c
+        for c in plan.changes
+        if c.change.table == item.table and change_object(c.change) == (item.object, item.name)
+    ]
+    if not mine:
+        return item
+    safe = not plan.is_blocked and not any(c.blocked for c in mine)
+    return replace(item, repair_sql=tuple(c.sql for c in mine), repair_safe=safe)
+
+
 class ApplyRun:
     def __init__(
         self,
@@ -54,6 +71,8 @@ class ApplyRun:
         self.dry_run = bool(body.get("dryRun"))
         self.snapshot = body["snapshot"]
         self.request_id = request_id
+        self.refusals: list[SantokitError] = []
+        self.out: dict[str, Any] = {}
         if body.get("only") is not None and not body["only"]:
             raise ApiError("BAD_REQUEST", f"only names no step; steps are {', '.join(STEPS)}")
         unknown = [s for s in self.only if s not in STEPS]
@@ -151,6 +170,7 @@ class ApplyRun:
             "releaseId": None,
             "reused": None,
         }
+        self.out = out
         with self.hub.env_guard(self.project, self.env):
             applied = self._applied()  # read under the guard: another apply may just have ended
             moves = _moves(schema, applied)
@@ -178,7 +198,32 @@ class ApplyRun:
                         )
             if "release" in self.only:
                 out.update(self._release_step(schema, permissions, targets, applied, moves))
+        if self.refusals:
+            # the dry run went on to show everything; now it says why the real run would stop
+            first = self.refusals[0]
+            out["refusals"] = [
+                {"code": r.code, "message": r.message, "details": r.details} for r in self.refusals
+            ]
+            raise ApiError(
+                first.code,
+                f"dry run: the real run would be refused: {first.message}",
+                details=first.details,
+                result=out,
+            )
         return out
+
+    def _refuse(self, err: SantokitError) -> None:
+        """A real run stops at the first refusal, carrying what it computed so far (the plan
+        is printed in full either way); a dry run notes it and goes on (cli.md: a dry run
+        always shows the whole plan)."""
+        if not self.dry_run:
+            err.result = self.out  # type: ignore[attr-defined]
+            raise err
+        self.refusals.append(err)
+
+    def _suggest(self, command: str) -> str:
+        """A command to suggest: itself a dry run when the operator asked for one."""
+        return f"{command} --dry-run" if self.dry_run else command
 
     def _drift_gate(
         self,
@@ -192,14 +237,22 @@ class ApplyRun:
             declared = schema.connection(name)
             if before is None or declared is None:
                 continue
-            items += [i.to_json() for i in engine.drift(url, before, declared, schema=db_schema)]
+            found = engine.drift(url, before, declared, schema=db_schema)
+            if found:
+                # each item's way back is read off the plan `--only schema` would run, so it
+                # names that command only for repairs it really applies
+                plan = engine.plan(url, declared, before, self.hub.rules(), schema=db_schema)
+                found = [_with_repair(i, plan) for i in found]
+            items += [i.to_json(dry_run=self.dry_run) for i in found]
         if items:
-            raise DriftDetected(
-                f"{len(items)} object(s) in the database differ from what was applied and from "
-                "the declaration; no release was made. Change schema/*.yaml to match the "
-                "database, or restore the database (stk apply --only schema repairs what is "
-                "safe), then apply again",
-                details=items,
+            self._refuse(
+                DriftDetected(
+                    f"{len(items)} object(s) in the database differ from what was applied and "
+                    "from the declaration; no release was made. Change schema/*.yaml to match "
+                    "the database, or restore the database (each object's way out says how), "
+                    "then apply again",
+                    details=items,
+                )
             )
         return items
 
@@ -213,16 +266,19 @@ class ApplyRun:
         rules = self.hub.rules()
         plans = self._plans(schema, targets, applied, moves)
         blocked = [c.to_json() | {"connection": n} for n, p in plans.items() for c in p.blocked]
-        if blocked:
-            raise ApiError(
-                "CHANGE_BLOCKED",
-                (
-                    f"the plan holds {len(blocked)} destructive or unsupported change(s); nothing "
-                    "was applied"
-                ),
-                details=blocked,
-            )
         result: dict[str, Any] = {"connections": {n: p.to_json() for n, p in plans.items()}}
+        self.out["schema"] = result
+        if blocked:
+            self._refuse(
+                ApiError(
+                    "CHANGE_BLOCKED",
+                    (
+                        f"the plan holds {len(blocked)} destructive or unsupported change(s); "
+                        "nothing was applied"
+                    ),
+                    details=blocked,
+                )
+            )
         if "release" not in self.only and any(p.changes for p in plans.values()):
             self._keep_current_servable(schema)
         if self.dry_run:
@@ -268,17 +324,20 @@ class ApplyRun:
             if declared is not None:
                 problems += [f"{conn.name}: {p}" for p in after_apply(conn, declared)]
         if problems:
-            raise ApiError(
-                "CHANGE_BLOCKED",
-                (
-                    f"applying this schema without a release would leave env {self.env}'s "
-                    f"current release {row['release_id']} unable to run on its database "
-                    f"({problems[0]}"
-                    + (f", and {len(problems) - 1} more" if len(problems) > 1 else "")
-                    + "); apply the schema and the release together so the pointer moves with "
-                    f"it: stk apply --project {self.project} --env {self.env} --ref {self.ref}"
-                ),
-                details=problems,
+            command = self._suggest(
+                f"stk apply --project {self.project} --env {self.env} --ref {self.ref}"
+            )
+            self._refuse(
+                ApiError(
+                    "CHANGE_BLOCKED",
+                    (
+                        f"applying this schema without a release would leave env {self.env}'s "
+                        f"current release {row['release_id']} unable to run on its database "
+                        f"({'; '.join(problems)}); apply the schema and the release together "
+                        f"so the pointer moves with it: {command}"
+                    ),
+                    details=problems,
+                )
             )
 
     def _release_step(

@@ -31,9 +31,17 @@ STATUS = {
 class ApiError(SantokitError):
     """An error with an explicit API code (401, 403, 404 ...)."""
 
-    def __init__(self, code: str, message: str, *, details: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        details: list[Any] | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message, details=details or [])
         self.code = code
+        self.result = result  # what a refused apply computed before it stopped (its plan)
 
 
 def request_id(request: Request[Any, Any, Any]) -> str:
@@ -41,9 +49,13 @@ def request_id(request: Request[Any, Any, Any]) -> str:
 
 
 def envelope(
-    request: Request[Any, Any, Any], code: str, message: str, details: list[Any] | None = None
+    request: Request[Any, Any, Any],
+    code: str,
+    message: str,
+    details: list[Any] | None = None,
+    result: dict[str, Any] | None = None,
 ) -> Response[Any]:
-    body = {
+    body: dict[str, Any] = {
         "error": {
             "code": code,
             "message": message,
@@ -51,12 +63,14 @@ def envelope(
             "details": details or [],
         }
     }
+    if result is not None:  # a refused apply's plan, so the CLI can print it whole
+        body["error"]["result"] = result
     return Response(body, status_code=STATUS.get(code, 500))
 
 
 def handle_santokit(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, SantokitError)
-    return envelope(request, exc.code, exc.message, exc.details)
+    return envelope(request, exc.code, exc.message, exc.details, getattr(exc, "result", None))
 
 
 def handle_validation(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

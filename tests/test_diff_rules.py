@@ -78,3 +78,90 @@ def test_a_plugin_rule_takes_effect(test_plugin_path) -> None:
         ("create_index", "destructive", "TEAM002")
     ]
     assert os.environ.get("PYTHONPATH", "").find(str(test_plugin_path)) == -1
+
+
+def test_the_summary_says_add_change_and_blocked_apart() -> None:
+    from santokit.core.ir import Default
+
+    before = Table(
+        "t",
+        columns=(
+            Column("a", "string", nullable=False),
+            Column("b", "string", default=Default("literal", "draft")),
+            Column("gone", "int"),
+        ),
+    )
+    after = Table(
+        "t",
+        columns=(
+            Column("a", "string"),
+            Column("b", "string", default=Default("literal", "published")),
+            Column("c", "int"),
+            Column("d", "bigint"),
+        ),
+    )
+    p = plan(conn(after), conn(before), previous=conn(before))
+    assert p.summary() == "2 to add, 2 to change, 1 blocked"
+    [set_default] = [c for c in p.changes if c.change.kind == "set_default"]
+    assert set_default.describe() == "set default t.b: 'draft' -> 'published'"
+    assert plan(conn(before), conn(before), previous=conn(before)).summary() == "no changes"
+
+
+def test_a_drop_and_an_add_of_one_type_is_a_probable_rename() -> None:
+    def render(change: object) -> str:
+        from santokit.plugins.postgres.render import render
+
+        return render("public", change)  # type: ignore[arg-type]
+
+    old = Table("posts", columns=(Column("title", "string"), Column("n", "int")))
+    new = Table("posts", columns=(Column("name", "string"), Column("n", "int")))
+    p = make_plan(RuleContext("main", conn(new), conn(old), conn(old)), RULES, render)
+    [drop] = [c for c in p.changes if c.change.kind == "drop_column"]
+    [add] = [c for c in p.changes if c.change.kind == "add_column"]
+    rename = 'ALTER TABLE "public"."posts" RENAME COLUMN "title" TO "name"'
+    assert drop.code == "DS102"
+    assert drop.remedy.startswith("if posts.title was renamed to posts.name")
+    assert rename in drop.remedy
+    assert "DROP" not in drop.remedy  # the remedy never deletes data
+    assert drop.describe().startswith("probable rename posts.title -> posts.name")
+    assert drop.to_json()["probableRename"] == {
+        "from": "posts.title",
+        "to": "posts.name",
+        "sql": rename,
+    }
+    assert add.rename == drop.rename
+    # another type is not a rename
+    other = Table("posts", columns=(Column("name", "int"), Column("n", "int")))
+    p2 = make_plan(RuleContext("main", conn(other), conn(old), conn(old)), RULES, render)
+    assert all(c.rename is None for c in p2.changes)
+
+
+def test_a_dropped_table_and_a_new_one_alike_is_a_probable_rename() -> None:
+    cols = (Column("title", "string"),)
+    p = make_plan(
+        RuleContext(
+            "main",
+            conn(Table("articles", columns=cols)),
+            conn(Table("posts", columns=cols)),
+            conn(Table("posts", columns=cols)),
+        ),
+        RULES,
+        lambda c: __import__("santokit.plugins.postgres.render", fromlist=["render"]).render(
+            "public", c
+        ),
+    )
+    [drop] = [c for c in p.changes if c.change.kind == "drop_table"]
+    assert 'ALTER TABLE "public"."posts" RENAME TO "articles"' in drop.remedy
+    assert "DROP" not in drop.remedy
+
+
+def test_changes_that_restore_the_applied_schema_are_drift_repairs() -> None:
+    applied = Table("t", columns=(Column("a", "int"),), indexes=(Index("t_a_idx", ("a",)),))
+    actual = Table("t", columns=(Column("a", "int"),))  # the index was dropped by hand
+    declared = Table("t", columns=(Column("a", "int"), Column("b", "int")), indexes=applied.indexes)
+    p = plan(conn(declared), conn(actual), previous=conn(applied))
+    assert {(c.change.kind, c.repair) for c in p.changes} == {
+        ("create_index", True),
+        ("add_column", False),
+    }
+    assert p.summary() == "2 to add, 0 blocked; 1 drift repair"

@@ -61,7 +61,8 @@ def test_manual_change_is_drift(database, name: str) -> None:
     for item in items:
         assert item.actual != item.applied
         assert item.describe().startswith(f"{item.table}")
-        assert "database has" in item.describe()
+        assert "in the database by hand" in item.describe()
+        assert "literal" not in item.describe()
 
 
 def test_undeclared_objects_are_not_drift(database) -> None:

@@ -123,6 +123,10 @@ def render(schema: str, change: ch.Change) -> str:
             return f"DROP TABLE {table}"
         case ch.AddColumn(definition=definition):
             return f"{alter} ADD COLUMN {column_sql(definition)}"
+        case ch.RenameColumn(column=column, new_name=new_name):
+            return f"{alter} RENAME COLUMN {ident(column)} TO {ident(new_name)}"
+        case ch.RenameTable(new_name=new_name):
+            return f"{alter} RENAME TO {ident(new_name)}"
         case ch.DropColumn(column=column):
             return f"{alter} DROP COLUMN {ident(column)}"
         case ch.AlterColumnType(column=column, to_type=to_type):

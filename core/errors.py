@@ -120,9 +120,24 @@ class ChangeBlocked(SantokitError):
 
 
 class ApplyFailed(SantokitError):
-    """A statement failed during apply; the transaction was rolled back, nothing was applied."""
+    """A statement failed during apply; the transaction was rolled back, nothing was applied.
 
-    code = "CHANGE_BLOCKED"
+    Not CHANGE_BLOCKED: that code says the plan itself was refused (destructive changes), while
+    here a safe plan met the live database (a constraint, a lock, a timeout)."""
+
+    code = "APPLY_FAILED"
+
+
+class ServiceUnavailable(SantokitError):
+    """The Hub is at capacity for this work; ``retry_after`` says when to try again (s)."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(
+        self, message: str, *, retry_after: int = 1, details: Sequence[object] = ()
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
 
 
 class DriftDetected(SantokitError):

@@ -298,14 +298,22 @@ def show_connection(
     return _public_connection(_connection_row(hub, project, env, name))
 
 
-@post(f"{BASE}/connections/{{name:str}}/test", status_code=200, sync_to_thread=True)
-def test_connection(
+@post(f"{BASE}/connections/{{name:str}}/test", status_code=200)
+async def test_connection(
     project: str,
     env: str,
     name: str,
     hub: HubDep,
     operator: OperatorDep,
     request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    return await hub.db_work.run(
+        lambda: _test_connection(project, env, name, hub, operator, request_id(request))
+    )
+
+
+def _test_connection(
+    project: str, env: str, name: str, hub: Hub, operator: Operator, rid: str
 ) -> dict[str, Any]:
     hub.require(operator, project, "admin")
     row = _connection_row(hub, project, env, name)
@@ -317,7 +325,7 @@ def test_connection(
             tx.audit(
                 "connection.test",
                 operator.email,
-                request_id(request),
+                rid,
                 project=project,
                 env=env,
                 detail={"connection": name, "ok": False, "error": exc.message},
@@ -328,7 +336,7 @@ def test_connection(
         tx.audit(
             "connection.test",
             operator.email,
-            request_id(request),
+            rid,
             project=project,
             env=env,
             detail={"connection": name, "ok": True},
@@ -337,8 +345,8 @@ def test_connection(
 
 
 # -- apply ----------------------------------------------------------------------------------------
-@post(f"{BASE}/apply", status_code=200, sync_to_thread=True)
-def apply(
+@post(f"{BASE}/apply", status_code=200)
+async def apply(
     project: str,
     env: str,
     data: ApplyBody,
@@ -346,11 +354,19 @@ def apply(
     operator: OperatorDep,
     request: Request[Any, Any, Any],
 ) -> dict[str, Any]:
+    body = msgspec.to_builtins(data)
+    return await hub.db_work.run(
+        lambda: _apply(project, env, body, hub, operator, request_id(request))
+    )
+
+
+def _apply(
+    project: str, env: str, body: dict[str, Any], hub: Hub, operator: Operator, rid: str
+) -> dict[str, Any]:
     hub.require(operator, project, "deployer")
     hub.require_env(project, env)
-    body = msgspec.to_builtins(data)
     try:
-        result = ApplyRun(hub, operator, project, env, body, request_id(request)).run()
+        result = ApplyRun(hub, operator, project, env, body, rid).run()
     except SantokitError as exc:
         EVENTS[("applies", "blocked" if exc.code in BLOCKED_CODES else "failed")] += 1
         raise
@@ -439,13 +455,20 @@ def show_release(
     return releases.release_summary(hub, project, releases.load_release(hub, project, release_id))
 
 
-@post("/v1/projects/{project:str}/releases/promote", status_code=200, sync_to_thread=True)
-def promote(
+@post("/v1/projects/{project:str}/releases/promote", status_code=200)
+async def promote(
     project: str,
     data: PromoteBody,
     hub: HubDep,
     operator: OperatorDep,
     request: Request[Any, Any, Any],
+) -> dict[str, Any]:
+    rid = request_id(request)
+    return await hub.db_work.run(lambda: _promote(project, data, hub, operator, rid))
+
+
+def _promote(
+    project: str, data: PromoteBody, hub: Hub, operator: Operator, rid: str
 ) -> dict[str, Any]:
     hub.require(operator, project, "deployer")
     hub.require_env(project, data.to)
@@ -460,13 +483,11 @@ def promote(
             raise ApiError("NOT_FOUND", f"env {data.from_} has no release to promote")
         release_id = pointer["release_id"]
     assert release_id is not None
-    return releases.move(
-        hub, operator, project, data.to, release_id, "promote", request_id(request)
-    )
+    return releases.move(hub, operator, project, data.to, release_id, "promote", rid)
 
 
-@post(f"{BASE}/releases/rollback", status_code=200, sync_to_thread=True)
-def rollback(
+@post(f"{BASE}/releases/rollback", status_code=200)
+async def rollback(
     project: str,
     env: str,
     data: RollbackBody,
@@ -474,9 +495,14 @@ def rollback(
     operator: OperatorDep,
     request: Request[Any, Any, Any],
 ) -> dict[str, Any]:
-    hub.require(operator, project, "deployer")
-    hub.require_env(project, env)
-    return releases.move(hub, operator, project, env, data.to, "rollback", request_id(request))
+    rid = request_id(request)
+
+    def work() -> dict[str, Any]:
+        hub.require(operator, project, "deployer")
+        hub.require_env(project, env)
+        return releases.move(hub, operator, project, env, data.to, "rollback", rid)
+
+    return await hub.db_work.run(work)
 
 
 # -- the app --------------------------------------------------------------------------------------

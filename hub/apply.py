@@ -292,7 +292,6 @@ class ApplyRun:
                 applied.get(name),
                 rules,
                 schema=db_schema,
-                lock=(self.project, self.env, name),
                 moved_to=moves.get(name),
             )
             result["connections"][name] = done.to_json()

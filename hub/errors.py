@@ -20,6 +20,7 @@ STATUS = {
     "NOT_FOUND": 404,
     "CONFLICT": 409,
     "CHANGE_BLOCKED": 409,
+    "APPLY_FAILED": 409,
     "DRIFT_DETECTED": 409,
     "RELEASE_INCOMPATIBLE": 409,
     "CONNECTION_FAILED": 502,
@@ -70,7 +71,13 @@ def envelope(
 
 def handle_santokit(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, SantokitError)
-    return envelope(request, exc.code, exc.message, exc.details, getattr(exc, "result", None))
+    response = envelope(
+        request, exc.code, exc.message, exc.details, getattr(exc, "result", None)
+    )
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def handle_validation(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

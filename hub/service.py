@@ -16,6 +16,7 @@ from santokit.core.identifiers import identifier_problem
 from santokit.core.plugins import SantokitPlugins, default_plugins
 
 from . import auth
+from .dbwork import DbWork
 from .errors import ApiError
 from .secrets import SecretBox, load_master_key
 
@@ -64,6 +65,7 @@ class Hub:
     data_dir: Path
     bridge_tokens: tuple[str, ...] = ()  # STK_BRIDGE_TOKENS: who may call /internal
     key_touches: dict[str, float] = field(default_factory=dict)  # keyId -> monotonic time
+    db_work: DbWork = field(default_factory=DbWork)  # where customer-database work runs
     _env_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,6 +77,7 @@ class Hub:
         if store is None:
             raise UsageError(f"no store plugin understands {store_url.split(':', 1)[0]}: URLs")
         store.migrate()
+        plugins.pm.hook.santokit_engines()  # each engine reads its settings: bad ones fail here
         key, created = load_master_key(data_dir)
         return cls(store, SecretBox(key), plugins, data_dir, bridge_tokens()), created
 

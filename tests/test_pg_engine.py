@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from santokit.core.errors import ApplyFailed, ChangeBlocked, Conflict
+from santokit.core.errors import ApplyFailed, ChangeBlocked, Conflict, ConnectionFailed
 from santokit.core.ir import ConnectionSchema
 from santokit.core.validation import Snapshot, validate_snapshot
 from santokit.plugins.diffrules import RULES
@@ -269,9 +269,7 @@ def test_second_concurrent_apply_gets_conflict(database) -> None:
 
     def run(wait: float) -> None:
         try:
-            ENGINE.apply(
-                database, declared, applied, RULES, lock=("p", "dev", "main"), lock_wait_s=wait
-            )
+            ENGINE.apply(database, declared, applied, RULES, lock_wait_s=wait)
             outcomes.append("ok")
         except Conflict:
             outcomes.append("conflict")
@@ -293,12 +291,10 @@ def test_second_concurrent_apply_gets_conflict(database) -> None:
 def test_lock_held_elsewhere_is_conflict(database) -> None:
     declared = declare(USERS)
     with psycopg.connect(database, autocommit=True) as other:
-        other.execute("select pg_advisory_lock(%s)", (lock_key("p", "dev", "main"),))
+        other.execute("select pg_advisory_lock(%s)", (lock_key("public"),))
         start = time.monotonic()
         with pytest.raises(Conflict, match="another apply is running"):
-            ENGINE.apply(
-                database, declared, None, RULES, lock=("p", "dev", "main"), lock_wait_s=0.5
-            )
+            ENGINE.apply(database, declared, None, RULES, lock_wait_s=0.5)
         assert time.monotonic() - start < 3
     assert rows(database, "select count(*) from pg_tables where tablename = 'users'") == [(0,)]
 
@@ -369,7 +365,9 @@ def test_connection_dropped_mid_apply_leaves_nothing(database) -> None:
         execute(database, f"select pg_terminate_backend({waiting[0][0]})")
         worker.join(10)
     assert len(errors) == 1
-    assert isinstance(errors[0], ApplyFailed), repr(errors[0])
+    # a killed session is a lost connection, never a refused plan or a failed statement
+    assert isinstance(errors[0], ConnectionFailed), repr(errors[0])
+    assert errors[0].code == "CONNECTION_FAILED"
     assert "nothing was applied" in errors[0].message
     assert schema_dump(database) == before  # the table created first was rolled back too
 

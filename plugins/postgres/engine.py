@@ -23,18 +23,26 @@ from santokit.core.errors import ApplyFailed, ChangeBlocked, Conflict, NotConver
 from santokit.core.ir import ConnectionSchema
 from santokit.core.planning import ConnectionPlan, PlannedChange, make_plan
 
-from .connect import connect, test_connection
+from .connect import DbBounds, broken, lost, session, test_connection
 from .introspect import introspect
 from .render import render
 
-DEFAULT_LOCK_WAIT_S = 10.0
-DEFAULT_LOCK_TIMEOUT = "5s"
-DEFAULT_STATEMENT_TIMEOUT = "5min"
+NOTHING_APPLIED = "nothing was applied (the transaction died with the session)"
+UNKNOWN_COMMIT = (
+    "the session died while committing, so the change may or may not be in the database: "
+    "run the dry run (stk apply --dry-run) to see which"
+)
 
 
-def lock_key(*parts: str) -> int:
-    """A stable signed 64-bit advisory-lock key for (project, env, connection)."""
-    raw = hashlib.sha256("\x1f".join(("santokit", *parts)).encode()).digest()[:8]
+def lock_key(schema: str) -> int:
+    """The apply lock of one namespace: a stable signed 64-bit advisory-lock key.
+
+    It names the target, never the project or env: two envs (or two Hubs) pointing at one
+    database must serialise. Advisory locks are scoped to the database they are taken in, so
+    the host, port and database need not be in the key, and every alias of a host (an IP, a
+    name, a pooler) still meets the same lock.
+    """
+    raw = hashlib.sha256(f"santokit\x1fapply\x1f{schema}".encode()).digest()[:8]
     return int.from_bytes(raw, "big", signed=True)
 
 
@@ -66,9 +74,12 @@ class PostgresEngine:
 
     name = "postgres"
 
+    def __init__(self, bounds: DbBounds | None = None) -> None:
+        self.bounds = bounds or DbBounds.from_env()
+
     def test(self, url: str) -> dict[str, Any]:
         """``{ok, serverVersion, latencyMs}``, or ConnectionFailed with a one-line reason."""
-        return test_connection(url)
+        return test_connection(url, self.bounds)
 
     def render(self, change: Change, schema: str = "public") -> str:
         return render(schema, change)
@@ -82,7 +93,7 @@ class PostgresEngine:
         schema: str = "public",
     ) -> ConnectionSchema:
         """The named tables as the database has them (missing ones are absent)."""
-        with connect(url, autocommit=True) as conn:
+        with session(url, bounds=self.bounds) as conn:
             return introspect(conn, schema, tables, hint, hint.name if hint else "")
 
     def _plan(
@@ -109,7 +120,7 @@ class PostgresEngine:
         moved_to: dict[str, str] | None = None,
     ) -> ConnectionPlan:
         """What apply would do now, read-only (the dry run)."""
-        with connect(url, autocommit=True) as conn:
+        with session(url, bounds=self.bounds) as conn:
             return self._plan(conn, declared, previous, rules, schema, moved_to)
 
     def apply(
@@ -120,27 +131,34 @@ class PostgresEngine:
         rules: Iterable[object] = (),
         *,
         schema: str = "public",
-        lock: tuple[str, ...] = (),
-        lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
-        lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
-        statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
+        lock_wait_s: float | None = None,
+        lock_timeout: str | None = None,
+        statement_timeout: str | None = None,
         moved_to: dict[str, str] | None = None,
     ) -> ApplyResult:
         """Apply the safe plan in one transaction, or change nothing.
 
-        Takes the advisory lock for ``lock`` (CONFLICT after ``lock_wait_s``), re-plans from the
-        live state inside the transaction, refuses a blocked plan (CHANGE_BLOCKED), runs every
-        statement, and verifies that planning again yields nothing before committing.
+        Takes the advisory lock of the target namespace (CONFLICT after ``lock_wait_s``),
+        re-plans from the live state inside the transaction, refuses a blocked plan
+        (CHANGE_BLOCKED), runs every statement (APPLY_FAILED when one fails), and verifies that
+        planning again yields nothing before committing. A session that dies or stops answering
+        is CONNECTION_FAILED; either way the transaction and the lock die with it.
         """
         rules = list(rules)
-        key = lock_key(*(lock or (schema, declared.name)))
+        bounds = self.bounds
+        key = lock_key(schema)
         start = time.perf_counter()
-        with connect(url, autocommit=True) as conn:
-            self._acquire(conn, key, lock_wait_s)
+        with session(url, bounds=bounds, statement_s=bounds.apply_statement_s) as conn:
+            self._acquire(
+                conn, key, bounds.apply_lock_wait_s if lock_wait_s is None else lock_wait_s
+            )
+            committing = False
             try:
                 with conn.transaction():
-                    conn.execute(f"set local lock_timeout = '{lock_timeout}'")
-                    conn.execute(f"set local statement_timeout = '{statement_timeout}'")
+                    if lock_timeout is not None:
+                        conn.execute(f"set local lock_timeout = '{lock_timeout}'")
+                    if statement_timeout is not None:
+                        conn.execute(f"set local statement_timeout = '{statement_timeout}'")
                     plan = self._plan(conn, declared, previous, rules, schema, moved_to)
                     if plan.is_blocked:
                         raise ChangeBlocked(
@@ -149,7 +167,7 @@ class PostgresEngine:
                             details=[c.to_json() for c in plan.blocked],
                         )
                     for i, planned in enumerate(plan.changes, 1):
-                        self._run(conn, i, len(plan.changes), planned, declared.name)
+                        self._run(conn, url, i, len(plan.changes), planned, declared.name)
                     after = self._plan(conn, declared, previous, rules, schema, moved_to)
                     if not after.is_empty:
                         raise NotConverged(
@@ -157,9 +175,13 @@ class PostgresEngine:
                             "Santokit bug; nothing was applied): "
                             + "; ".join(c.change.describe() for c in after.changes)
                         )
+                    committing = True
+            except psycopg.OperationalError as exc:
+                raise lost(url, exc, UNKNOWN_COMMIT if committing else NOTHING_APPLIED) from None
             finally:
-                with contextlib.suppress(psycopg.Error):  # a dead session has released it
-                    conn.execute("select pg_advisory_unlock(%s)", (key,))
+                if not conn.closed and not conn.broken:  # a dead session has released it
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("select pg_advisory_unlock(%s)", (key,))
         return ApplyResult(plan, plan.changes, (time.perf_counter() - start) * 1000)
 
     @staticmethod
@@ -179,23 +201,19 @@ class PostgresEngine:
 
     @staticmethod
     def _run(
-        conn: psycopg.Connection[Any], i: int, n: int, planned: PlannedChange, connection: str
+        conn: psycopg.Connection[Any],
+        url: str,
+        i: int,
+        n: int,
+        planned: PlannedChange,
+        connection: str,
     ) -> None:
         try:
             conn.execute(planned.sql.encode())
-        except pg_errors.LockNotAvailable:
-            raise ApplyFailed(
-                f"statement {i} of {n} on connection {connection} waited too long for a lock "
-                f"(another session holds {planned.change.table}); nothing was applied: "
-                f"{planned.sql}"
-            ) from None
         except psycopg.Error as exc:
-            reason = (exc.diag.message_primary or str(exc)).strip()
-            detail = f" ({exc.diag.message_detail})" if exc.diag.message_detail else ""
-            raise ApplyFailed(
-                f"statement {i} of {n} on connection {connection} failed: {reason}{detail}; "
-                f"nothing was applied: {planned.sql}"
-            ) from None
+            if broken(conn, exc):
+                raise lost(url, exc, NOTHING_APPLIED) from None
+            raise _statement_failed(exc, i, n, planned, connection) from None
 
     def compatibility(
         self, url: str, release: ConnectionSchema, *, schema: str = "public"
@@ -215,3 +233,23 @@ class PostgresEngine:
         """Objects whose live state differs from both what was applied and what is declared."""
         actual = self.introspect(url, [t.name for t in applied.tables], applied, schema=schema)
         return drift_items(applied, actual, declared)
+
+
+def _statement_failed(
+    exc: psycopg.Error, i: int, n: int, planned: PlannedChange, connection: str
+) -> ApplyFailed:
+    """APPLY_FAILED naming the statement and the database's reason, on a session still alive."""
+    where = f"statement {i} of {n} on connection {connection}"
+    if isinstance(exc, pg_errors.LockNotAvailable):
+        return ApplyFailed(
+            f"{where} waited too long for a lock (another session holds "
+            f"{planned.change.table}); nothing was applied: {planned.sql}"
+        )
+    if isinstance(exc, pg_errors.QueryCanceled):
+        return ApplyFailed(
+            f"{where} ran past the statement timeout (STK_HUB_DB_APPLY_STATEMENT_TIMEOUT_S); "
+            f"nothing was applied: {planned.sql}"
+        )
+    reason = (exc.diag.message_primary or str(exc)).strip()
+    detail = f" ({exc.diag.message_detail})" if exc.diag.message_detail else ""
+    return ApplyFailed(f"{where} failed: {reason}{detail}; nothing was applied: {planned.sql}")

@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -17,12 +17,13 @@ from psycopg import errors as pg_errors
 
 from santokit.core.changes import Change
 from santokit.core.compat import incompatibilities
-from santokit.core.contracts import RuleContext
+from santokit.core.contracts import AppliedRecord, RuleContext
 from santokit.core.drift import DriftItem, drift_items
 from santokit.core.errors import ApplyFailed, ChangeBlocked, Conflict, NotConverged
 from santokit.core.ir import ConnectionSchema
 from santokit.core.planning import ConnectionPlan, PlannedChange, make_plan
 
+from . import record as applied_table
 from .connect import connect, test_connection
 from .introspect import introspect
 from .render import render
@@ -125,12 +126,15 @@ class PostgresEngine:
         lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
         statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
         moved_to: dict[str, str] | None = None,
+        record: AppliedRecord | None = None,
     ) -> ApplyResult:
         """Apply the safe plan in one transaction, or change nothing.
 
         Takes the advisory lock for ``lock`` (CONFLICT after ``lock_wait_s``), re-plans from the
         live state inside the transaction, refuses a blocked plan (CHANGE_BLOCKED), runs every
-        statement, and verifies that planning again yields nothing before committing.
+        statement, verifies that planning again yields nothing, and writes ``record`` (with the
+        number of changes) into ``stk_applied`` before committing: the database then holds its
+        own proof of ownership whatever becomes of the Hub's copy.
         """
         rules = list(rules)
         key = lock_key(*(lock or (schema, declared.name)))
@@ -157,6 +161,9 @@ class PostgresEngine:
                             "Santokit bug; nothing was applied): "
                             + "; ".join(c.change.describe() for c in after.changes)
                         )
+                    if record is not None:
+                        done = replace(record, changes=len(plan.changes))
+                        applied_table.write(conn, schema, done)
             finally:
                 with contextlib.suppress(psycopg.Error):  # a dead session has released it
                     conn.execute("select pg_advisory_unlock(%s)", (key,))
@@ -196,6 +203,13 @@ class PostgresEngine:
                 f"statement {i} of {n} on connection {connection} failed: {reason}{detail}; "
                 f"nothing was applied: {planned.sql}"
             ) from None
+
+    def applied_record(
+        self, url: str, project: str, env: str, connection: str, *, schema: str = "public"
+    ) -> AppliedRecord | None:
+        """The database's own record of the last apply of (project, env, connection)."""
+        with connect(url, autocommit=True) as conn:
+            return applied_table.read(conn, schema, project, env, connection)
 
     def compatibility(
         self, url: str, release: ConnectionSchema, *, schema: str = "public"

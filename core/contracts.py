@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from .changes import Change
 from .ir import ConnectionSchema, Schema
 from .permissions import Policy
+
+if TYPE_CHECKING:  # planning imports this module's rule types
+    from .drift import DriftItem
+    from .planning import ConnectionPlan
 
 
 @dataclass(frozen=True)
@@ -80,4 +84,118 @@ class PermissionCompiler(Protocol):
 
     def compile(self, policy: Policy, schema: Schema) -> Any:
         """The artifact for ``policy`` over ``schema`` (the tables being released)."""
+        ...
+
+
+# The table every engine keeps in the target namespace, beside the tables it manages: what
+# Santokit applied there. Its ``stk_`` prefix is refused for declared tables (identifiers.py), so
+# no declaration can name it and no plan, drift report or introspection ever includes it.
+APPLIED_TABLE = "stk_applied"
+
+
+@dataclass(frozen=True)
+class AppliedRecord:
+    """What an apply committed on one connection, written by the engine into the customer
+    database in the same transaction as the DDL.
+
+    The database's own record is authoritative: the Hub's store is written after the commit and
+    that write can be lost (full disk, read-only store, a crash), so the Hub compares the two on
+    its next request for the env and adopts the database's when the store's is missing or older.
+    ``applied_at`` is the Hub's timestamp (the store's format), equal in both records when they
+    agree, so ordering never depends on the customer database's clock.
+    """
+
+    project: str
+    env: str
+    connection: str
+    schema: ConnectionSchema
+    ref: str
+    actor: str
+    request_id: str
+    applied_at: str
+    changes: int = 0
+
+    @property
+    def digest(self) -> str:
+        return self.schema.fingerprint
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A database engine (``santokit_engines``): everything the Hub calls on one, and nothing
+    more. Every method takes a connection URL (never logged, never echoed) and IR values, and
+    raises ``santokit.core.errors`` exceptions with one-line, secret-free messages."""
+
+    name: str
+
+    def test(self, url: str) -> dict[str, Any]:
+        """``{ok, serverVersion, latencyMs}``, or ConnectionFailed."""
+        ...
+
+    def render(self, change: Change, schema: str = "public") -> str:
+        """The SQL of one change (shown to operators; blocked changes are never run)."""
+        ...
+
+    def introspect(
+        self,
+        url: str,
+        tables: Iterable[str],
+        hint: ConnectionSchema | None = None,
+        *,
+        schema: str = "public",
+    ) -> ConnectionSchema:
+        """The named tables as the database has them (missing ones are absent)."""
+        ...
+
+    def plan(
+        self,
+        url: str,
+        declared: ConnectionSchema,
+        previous: ConnectionSchema | None = None,
+        rules: Iterable[object] = (),
+        *,
+        schema: str = "public",
+        moved_to: dict[str, str] | None = None,
+    ) -> ConnectionPlan:
+        """What apply would do now, read-only."""
+        ...
+
+    def apply(
+        self,
+        url: str,
+        declared: ConnectionSchema,
+        previous: ConnectionSchema | None = None,
+        rules: Iterable[object] = (),
+        *,
+        schema: str = "public",
+        lock: tuple[str, ...] = (),
+        moved_to: dict[str, str] | None = None,
+        record: AppliedRecord | None = None,
+    ) -> Any:
+        """Apply the safe plan in one transaction, or change nothing; ``record`` is written to
+        the database's ``APPLIED_TABLE`` in that same transaction."""
+        ...
+
+    def applied_record(
+        self, url: str, project: str, env: str, connection: str, *, schema: str = "public"
+    ) -> AppliedRecord | None:
+        """The database's own record of the last apply of (project, env, connection), or None
+        when there is none (never applied by a Hub that records it)."""
+        ...
+
+    def compatibility(
+        self, url: str, release: ConnectionSchema, *, schema: str = "public"
+    ) -> list[str]:
+        """Why this database cannot serve ``release`` (empty when it can)."""
+        ...
+
+    def drift(
+        self,
+        url: str,
+        applied: ConnectionSchema,
+        declared: ConnectionSchema,
+        *,
+        schema: str = "public",
+    ) -> list[DriftItem]:
+        """Objects whose live state differs from both what was applied and what is declared."""
         ...

@@ -140,6 +140,17 @@ class ServiceUnavailable(SantokitError):
         self.retry_after = retry_after
 
 
+class StoreError(SantokitError):
+    """The Hub's own store could not be read or written (full disk, read-only, unreachable):
+    the operator's request was fine and may simply be retried when the store is back."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
 class DriftDetected(SantokitError):
     code = "DRIFT_DETECTED"
 

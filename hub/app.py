@@ -102,8 +102,12 @@ def healthz() -> dict[str, bool]:
 
 @get("/readyz", include_in_schema=False, sync_to_thread=True)
 def readyz(hub: HubDep) -> Response[dict[str, Any]]:
-    ok = hub.store.ping()
-    return Response({"ok": ok}, status_code=200 if ok else 503)
+    """Ready only when the store takes a committed write: a readable but full or read-only
+    store would fail every mutating call while a read-only probe said ready."""
+    problem = hub.store.ready()
+    if problem:
+        return Response({"ok": False, "reason": problem}, status_code=503)
+    return Response({"ok": True}, status_code=200)
 
 
 @get("/metrics", include_in_schema=False, media_type="text/plain", sync_to_thread=False)

@@ -13,14 +13,22 @@ from dataclasses import replace
 from typing import Any
 
 from santokit.core.compat import after_apply
+from santokit.core.contracts import AppliedRecord
 from santokit.core.drift import DriftItem, change_object
-from santokit.core.errors import Conflict, DriftDetected, SantokitError, ValidationFailed
+from santokit.core.errors import (
+    Conflict,
+    DriftDetected,
+    SantokitError,
+    StoreError,
+    ValidationFailed,
+)
 from santokit.core.ir import ConnectionSchema, Schema, digest
 from santokit.core.permissions import Policy
 from santokit.core.planning import ConnectionPlan
 from santokit.core.validation import Snapshot, validate_snapshot
 
 from .errors import ApiError
+from .ownership import applied_schemas, stamp
 from .service import Hub, Operator
 
 STEPS = ("schema", "permissions", "release")
@@ -120,13 +128,11 @@ class ApplyRun:
             )
         return out
 
-    def _applied(self) -> dict[str, ConnectionSchema]:
-        with self.hub.store.tx() as tx:
-            rows = tx.applied(self.project, self.env)
-        return {
-            name: ConnectionSchema.from_json(name, json.loads(r["schema_json"]))
-            for name, r in rows.items()
-        }
+    def _applied(self, targets: dict[str, tuple[str, str, Any]]) -> dict[str, ConnectionSchema]:
+        """The store's applied schemas, corrected from the databases' own records."""
+        return applied_schemas(
+            self.hub, self.project, self.env, targets, self.operator.email, self.request_id
+        )
 
     def _plans(
         self,
@@ -146,13 +152,16 @@ class ApplyRun:
             )
         return plans
 
-    def _record_applied(self, tx: Any, name: str, declared: ConnectionSchema) -> None:
+    def _record_applied(
+        self, tx: Any, name: str, declared: ConnectionSchema, at: str | None = None
+    ) -> None:
         tx.record_applied(
             self.project,
             self.env,
             name,
             json.dumps(declared.to_json(), sort_keys=True),
             declared.fingerprint,
+            at=at,
         )
 
     # -- steps ---------------------------------------------------------------------------------
@@ -172,7 +181,7 @@ class ApplyRun:
         }
         self.out = out
         with self.hub.env_guard(self.project, self.env):
-            applied = self._applied()  # read under the guard: another apply may just have ended
+            applied = self._applied(targets)  # under the guard: an apply may just have ended
             moves = _moves(schema, applied)
             if "release" in self.only:
                 out["drift"] = self._drift_gate(schema, targets, applied)
@@ -286,6 +295,17 @@ class ApplyRun:
         for name, (url, db_schema, engine) in sorted(targets.items()):
             declared = schema.connection(name)
             assert declared is not None
+            at = stamp()
+            record = AppliedRecord(
+                self.project,
+                self.env,
+                name,
+                declared,
+                self.ref,
+                self.operator.email,
+                self.request_id,
+                at,
+            )
             done = engine.apply(
                 url,
                 declared,
@@ -293,20 +313,36 @@ class ApplyRun:
                 rules,
                 schema=db_schema,
                 moved_to=moves.get(name),
+                record=record,
             )
             result["connections"][name] = done.to_json()
+            self._store_applied(name, declared, at, len(done.applied))
+            applied[name] = declared
+        return result
+
+    def _store_applied(self, name: str, declared: ConnectionSchema, at: str, changes: int) -> None:
+        """The store's copy of a committed apply, audited; when the store cannot take it the
+        database's ``stk_applied`` row (same ``at``) is the record the next request adopts."""
+        try:
             with self.hub.store.tx() as tx:
-                self._record_applied(tx, name, declared)
+                self._record_applied(tx, name, declared, at)
                 tx.audit(
                     "schema.apply",
                     self.operator.email,
                     self.request_id,
                     project=self.project,
                     env=self.env,
-                    detail={"connection": name, "ref": self.ref, "changes": len(done.applied)},
+                    detail={"connection": name, "ref": self.ref, "changes": changes},
                 )
-            applied[name] = declared
-        return result
+        except StoreError as exc:
+            raise ApiError(
+                "SERVICE_UNAVAILABLE",
+                (
+                    f"the schema was applied to connection {name} ({changes} change(s)) but the "
+                    f"Hub could not record it ({exc.reason}); the next apply or dry run of "
+                    f"{self.project}/{self.env} reconciles the record from the database"
+                ),
+            ) from None
 
     def _keep_current_servable(self, schema: Schema) -> None:
         """A schema applied without a release must leave the env's current release able to run

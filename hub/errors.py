@@ -71,9 +71,7 @@ def envelope(
 
 def handle_santokit(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, SantokitError)
-    response = envelope(
-        request, exc.code, exc.message, exc.details, getattr(exc, "result", None)
-    )
+    response = envelope(request, exc.code, exc.message, exc.details, getattr(exc, "result", None))
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)

@@ -11,10 +11,11 @@ import json
 from typing import Any
 
 from santokit.core.drift import drift_items
-from santokit.core.ir import ConnectionSchema, Schema, digest
+from santokit.core.ir import Schema, digest
 from santokit.core.permissions import OPS, column_types
 
 from .errors import ApiError
+from .ownership import applied_schemas
 from .service import Hub, Operator
 
 MOVE_WAIT_S = 30.0
@@ -91,28 +92,30 @@ def load_release(hub: Hub, project: str, release_id: str) -> dict[str, Any]:
     return row
 
 
-def gate(hub: Hub, project: str, env: str, release: dict[str, Any]) -> None:
+def gate(
+    hub: Hub, project: str, env: str, release: dict[str, Any], actor: str, request_id: str
+) -> None:
     """Refuse a move when the env's databases cannot serve the release."""
     schema = Schema.from_json(json.loads(release["snapshot"])["schema"])
     with hub.store.tx() as tx:
         rows = {r["name"]: r for r in tx.connections(project, env)}
-        applied_rows = tx.applied(project, env)
+    targets = {
+        conn.name: (hub.connection_url(row), row["db_schema"], hub.engine(row["engine"]))
+        for conn in schema.connections
+        if (row := rows.get(conn.name)) is not None
+    }
+    applied_by_name = applied_schemas(hub, project, env, targets, actor, request_id)
     problems: list[str] = []
     for conn in schema.connections:
-        row = rows.get(conn.name)
-        if row is None:
+        if conn.name not in targets:
             problems.append(f"connection {conn.name} is not registered in env {env}")
             continue
-        engine, url = hub.engine(row["engine"]), hub.connection_url(row)
-        problems += [
-            f"{conn.name}: {p}" for p in engine.compatibility(url, conn, schema=row["db_schema"])
-        ]
-        if conn.name in applied_rows:
-            applied = ConnectionSchema.from_json(
-                conn.name, json.loads(applied_rows[conn.name]["schema_json"])
-            )
+        url, db_schema, engine = targets[conn.name]
+        problems += [f"{conn.name}: {p}" for p in engine.compatibility(url, conn, schema=db_schema)]
+        applied = applied_by_name.get(conn.name)
+        if applied is not None:
             actual = engine.introspect(
-                url, [t.name for t in applied.tables], applied, schema=row["db_schema"]
+                url, [t.name for t in applied.tables], applied, schema=db_schema
             )
             problems += [
                 f"{conn.name}: drift: {i.describe()}" for i in drift_items(applied, actual, applied)
@@ -149,7 +152,7 @@ def move(
                         f"release {release_id} was never current in env "
                         f"{env}; rollback goes back to a release it had",
                     )
-        gate(hub, project, env, release)
+        gate(hub, project, env, release, operator.email, request_id)
         with hub.store.tx() as tx:
             before = tx.move_pointer(project, env, release_id, action, operator.email)
             tx.audit(

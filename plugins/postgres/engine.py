@@ -9,7 +9,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -17,12 +17,13 @@ from psycopg import errors as pg_errors
 
 from santokit.core.changes import Change
 from santokit.core.compat import incompatibilities
-from santokit.core.contracts import RuleContext
+from santokit.core.contracts import AppliedRecord, RuleContext
 from santokit.core.drift import DriftItem, drift_items
 from santokit.core.errors import ApplyFailed, ChangeBlocked, Conflict, NotConverged
 from santokit.core.ir import ConnectionSchema
 from santokit.core.planning import ConnectionPlan, PlannedChange, make_plan
 
+from . import record as applied_table
 from .connect import DbBounds, broken, lost, session, test_connection
 from .introspect import introspect
 from .render import render
@@ -135,6 +136,7 @@ class PostgresEngine:
         lock_timeout: str | None = None,
         statement_timeout: str | None = None,
         moved_to: dict[str, str] | None = None,
+        record: AppliedRecord | None = None,
     ) -> ApplyResult:
         """Apply the safe plan in one transaction, or change nothing.
 
@@ -142,7 +144,9 @@ class PostgresEngine:
         re-plans from the live state inside the transaction, refuses a blocked plan
         (CHANGE_BLOCKED), runs every statement (APPLY_FAILED when one fails), and verifies that
         planning again yields nothing before committing. A session that dies or stops answering
-        is CONNECTION_FAILED; either way the transaction and the lock die with it.
+        is CONNECTION_FAILED; either way the transaction and the lock die with it. Before
+        committing it writes ``record`` (with the number of changes) into ``stk_applied``: the
+        database then holds its own proof of ownership whatever becomes of the Hub's copy.
         """
         rules = list(rules)
         bounds = self.bounds
@@ -175,6 +179,9 @@ class PostgresEngine:
                             "Santokit bug; nothing was applied): "
                             + "; ".join(c.change.describe() for c in after.changes)
                         )
+                    if record is not None:
+                        done = replace(record, changes=len(plan.changes))
+                        applied_table.write(conn, schema, done)
                     committing = True
             except psycopg.OperationalError as exc:
                 raise lost(url, exc, UNKNOWN_COMMIT if committing else NOTHING_APPLIED) from None
@@ -214,6 +221,13 @@ class PostgresEngine:
             if broken(conn, exc):
                 raise lost(url, exc, NOTHING_APPLIED) from None
             raise _statement_failed(exc, i, n, planned, connection) from None
+
+    def applied_record(
+        self, url: str, project: str, env: str, connection: str, *, schema: str = "public"
+    ) -> AppliedRecord | None:
+        """The database's own record of the last apply of (project, env, connection)."""
+        with session(url, bounds=self.bounds) as conn:
+            return applied_table.read(conn, schema, project, env, connection)
 
     def compatibility(
         self, url: str, release: ConnectionSchema, *, schema: str = "public"

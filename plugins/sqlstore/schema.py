@@ -166,6 +166,16 @@ api_keys = Table(
     Index("api_keys_project_env", "project", "env", "status"),
 )
 
-SCHEMA_VERSION = 2
+# One row, updated by /readyz: the Hub is ready only when the store takes a committed write.
+health = Table(
+    "stk_health",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", String(32), nullable=False),
+)
+# Rows a version's tables start with (inserted when the table is created).
+SEED_ROWS = {health: ({"id": 1, "at": ""},)}
+
+SCHEMA_VERSION = 3
 # What each version added, for stores written by an older Hub (forward only): version -> tables.
-ADDED_IN = {2: (api_keys,)}
+ADDED_IN = {2: (api_keys,), 3: (health,)}

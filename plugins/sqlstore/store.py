@@ -6,8 +6,10 @@ commit together or not at all (hub.md §2, §9).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,16 +31,55 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import (
+    DatabaseError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InternalError,
+    OperationalError,
+    ProgrammingError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from ulid import ULID
 
-from santokit.core.errors import Conflict, SantokitError
+from santokit.core.errors import Conflict, StoreError
 
 from . import schema as t
 
+__all__ = ["SqlStore", "StoreError", "Tx"]
 
-class StoreError(SantokitError):
-    code = "SERVICE_UNAVAILABLE"
+log = logging.getLogger("santokit.hub.store")
+
+# What a store that cannot be read or written raises (full disk, read-only file or database,
+# lost server, exhausted pool). Constraint, data and SQL errors are the request's or a bug's,
+# not the store's health, and stay what they are.
+_FAULTS = (OperationalError, InternalError, DatabaseError, PoolTimeout)
+_NOT_FAULTS = (IntegrityError, DataError, ProgrammingError)
+
+
+def fault_reason(exc: BaseException) -> str:
+    """A fixed phrase for a store fault: the driver's text may name hosts, users or values."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "read-only" in text or "readonly" in text:
+        return "the store is read-only"
+    if "disk is full" in text or "no space left" in text or "could not extend file" in text:
+        return "the store's disk is full"
+    if "database is locked" in text:
+        return "the store is locked by another writer"
+    if isinstance(exc, PoolTimeout):
+        return "every store connection is busy"
+    if isinstance(exc, OperationalError):
+        return "the store cannot be reached"
+    return f"the store failed ({type(getattr(exc, 'orig', None) or exc).__name__})"
+
+
+def _unavailable(exc: BaseException) -> StoreError:
+    reason = fault_reason(exc)
+    log.warning("store fault", extra={"reason": reason, "error": type(exc).__name__})
+    return StoreError(
+        f"the Hub's store is unavailable: {reason}; try again when it is back", reason=reason
+    )
 
 
 def now() -> str:
@@ -287,14 +328,22 @@ class Tx:
         return {r.connection: dict(r._mapping) for r in self.c.execute(q)}
 
     def record_applied(
-        self, project: str, env: str, connection: str, schema_json: str, digest: str
+        self,
+        project: str,
+        env: str,
+        connection: str,
+        schema_json: str,
+        digest: str,
+        at: str | None = None,
     ) -> None:
+        """Upsert the applied schema; ``at`` is the time the customer database recorded for it
+        (the same string in both records, so they compare equal when they agree)."""
         where = (
             (t.applied_schemas.c.project == project)
             & (t.applied_schemas.c.env == env)
             & (t.applied_schemas.c.connection == connection)
         )
-        values = {"schema_json": schema_json, "digest": digest, "applied_at": now()}
+        values = {"schema_json": schema_json, "digest": digest, "applied_at": at or now()}
         if not self.c.execute(update(t.applied_schemas).where(where).values(**values)).rowcount:
             self.c.execute(
                 insert(t.applied_schemas).values(
@@ -508,8 +557,14 @@ class SqlStore:
 
     @contextmanager
     def tx(self) -> Iterator[Tx]:
-        with self.engine.begin() as conn:
-            yield Tx(conn)
+        """One store transaction; a store fault is StoreError (503), never a driver error."""
+        try:
+            with self.engine.begin() as conn:
+                yield Tx(conn)
+        except _NOT_FAULTS:
+            raise
+        except _FAULTS as exc:
+            raise _unavailable(exc) from None
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -520,9 +575,14 @@ class SqlStore:
             with self.tx() as tx:
                 yield tx
             return
-        with self.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield Tx(conn)
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield Tx(conn)
+        except _NOT_FAULTS:
+            raise
+        except _FAULTS as exc:
+            raise _unavailable(exc) from None
 
     def migrate(self) -> None:
         """Create the tables on an empty store, add what later versions added to an older one
@@ -536,6 +596,8 @@ class SqlStore:
             version = conn.execute(select(t.schema_version.c.version)).scalar()
             if version is None:
                 t.metadata.create_all(conn)
+                for table, seed in t.SEED_ROWS.items():
+                    conn.execute(insert(table), list(seed))
                 conn.execute(insert(t.schema_version).values(version=t.SCHEMA_VERSION))
             elif version > t.SCHEMA_VERSION:
                 raise StoreError(
@@ -546,6 +608,8 @@ class SqlStore:
                 for step in range(version + 1, t.SCHEMA_VERSION + 1):
                     for table in t.ADDED_IN.get(step, ()):
                         table.create(conn, checkfirst=True)
+                        if table in t.SEED_ROWS:
+                            conn.execute(insert(table), list(t.SEED_ROWS[table]))
                 conn.execute(update(t.schema_version).values(version=t.SCHEMA_VERSION))
 
     @contextmanager
@@ -564,6 +628,16 @@ class SqlStore:
             "big",
             signed=True,
         )
+        try:
+            with self._env_lock(key, project, env, wait_s):
+                yield
+        except _NOT_FAULTS:
+            raise
+        except _FAULTS as exc:
+            raise _unavailable(exc) from None
+
+    @contextmanager
+    def _env_lock(self, key: int, project: str, env: str, wait_s: float) -> Iterator[None]:
         with self.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             deadline = time.monotonic() + wait_s
@@ -576,7 +650,10 @@ class SqlStore:
             try:
                 yield
             finally:
-                conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+                # a session the server lost has released its locks already: an unlock that
+                # fails must not turn a finished apply into an error
+                with contextlib.suppress(DBAPIError):
+                    conn.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
 
     def ping(self) -> bool:
         try:
@@ -585,6 +662,16 @@ class SqlStore:
         except Exception:
             return False
         return True
+
+    def ready(self) -> str | None:
+        """None when the store takes a committed write, else why not (for ``/readyz``): a
+        store that can be read but not written would fail every mutating call."""
+        try:
+            with self.tx() as tx:
+                tx.c.execute(update(t.health).where(t.health.c.id == 1).values(at=now()))
+        except StoreError as exc:
+            return exc.message
+        return None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -20,11 +20,22 @@ from .ir import Default, ItemType, canonical_json
 
 INT_RANGE = (-(2**31), 2**31 - 1)
 BIGINT_RANGE = (-(2**63), 2**63 - 1)
-_DECIMAL_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_DECIMAL_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE]([+-]?\d+))?")
+# What Postgres ``numeric`` holds: 131,072 digits before the point, 16,383 after.
+NUMERIC_BEFORE = 131_072
+NUMERIC_AFTER = 16_383
+ECHO_CHARS = 40  # the longest value a finding quotes whole
 
 
 class DefaultError(ValueError):
     """The default does not fit the column; the message says why in one sentence."""
+
+
+def clip(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` as a finding may quote it: whole when short, else its start and how much more."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 def _is_int(value: Any) -> bool:
@@ -67,7 +78,9 @@ def _timestamp(value: Any) -> str:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise DefaultError(f"default {value!r} is neither now nor an ISO 8601 timestamp") from None
+        raise DefaultError(
+            f"default {clip(value)!r} is neither now nor an ISO 8601 timestamp"
+        ) from None
     if parsed.tzinfo is None:
         raise DefaultError(f"default {value!r} has no time zone; add one, e.g. {value}Z")
     try:
@@ -103,9 +116,24 @@ def _decimal(value: Any, written: str | None) -> str:
             f"default of a decimal column must be a number or a numeric string "
             f"like '12.50', not {_what(value)}"
         )
-    if not _DECIMAL_RE.fullmatch(text):
-        raise DefaultError(f"default {text!r} is not a decimal number like '12.50'")
+    match = _DECIMAL_RE.fullmatch(text)
+    if not match:
+        raise DefaultError(f"default {clip(text)!r} is not a decimal number like '12.50'")
+    # Checked before the digits are written out: '1e400000000' is 90 bytes of YAML and
+    # 400 million digits in plain notation.
+    exponent = match.group(4) or "0"
+    if len(exponent.lstrip("+-").lstrip("0")) > 9:  # beyond any limit (and Decimal's own)
+        raise DefaultError(f"default {clip(text)!r} is out of range for a decimal")
     number = Decimal(text)
+    _, digits, exp = number.as_tuple()
+    assert isinstance(exp, int)  # the pattern admits no NaN or infinity
+    before = 0 if number.is_zero() else max(0, len(digits) + exp)
+    after = max(0, -exp)
+    if before > NUMERIC_BEFORE or after > NUMERIC_AFTER:
+        raise DefaultError(
+            f"default {clip(text)!r} has {before} digits before the point and {after} after; "
+            f"Postgres numeric holds at most {NUMERIC_BEFORE} before and {NUMERIC_AFTER} after"
+        )
     # Plain notation, no negative zero: the form Postgres's numeric gives back.
     return format(number.copy_abs() if number.is_zero() else number, "f")
 

@@ -154,3 +154,35 @@ def test_star_mixed_with_columns_is_refused(repo, capsys) -> None:
     assert [(f["path"], f["message"]) for f in found] == [
         ("tables.t.select[0].columns", 'must be a list of column names, or ["*"] alone')
     ]
+
+
+@pytest.mark.parametrize(
+    ("default", "where"),
+    [
+        ("'1e400000000'", "400000001 digits before the point"),  # 90 bytes, 400 MB written out
+        ("1e400000000", "400000001 digits before the point"),  # a YAML float: the text is kept
+        ("'1e-16384'", "16384 after"),
+        ("'0e-99999'", "99999 after"),  # zero, but still written out with that many places
+        ("'1e99999999999999999999999'", "out of range for a decimal"),  # beyond Decimal's own
+        ("'" + "9" * 131_073 + "'", "131073 digits before the point"),
+    ],
+)
+def test_a_decimal_default_beyond_postgres_numeric_is_a_finding(default: str, where: str) -> None:
+    """A default Postgres numeric cannot hold is a finding at its line, found without writing
+    the number out, and the finding quotes only the start of the value."""
+    text = one_table("      a: { type: string }\n      price:\n        type: decimal\n") + (
+        f"        default: {default}\n".encode()
+    )
+    start = time.perf_counter()
+    out = findings({"schema/a.yaml": text})
+    assert time.perf_counter() - start < 1
+    assert len(out) == 1
+    assert out[0].startswith("schema/a.yaml:9:18: tables.t.columns.price.default: default '")
+    assert where in out[0]
+    assert len(out[0]) < 300
+
+
+@pytest.mark.parametrize("default", ["'9" + "9" * 131_071 + "'", "'0." + "1" * 16_383 + "'"])
+def test_a_decimal_default_at_the_numeric_limit_is_kept(default: str) -> None:
+    text = one_table(f"      price: {{ type: decimal, default: {default} }}\n")
+    assert findings({"schema/a.yaml": text}) == []

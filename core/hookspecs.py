@@ -25,9 +25,11 @@ hookspec = pluggy.HookspecMarker("santokit")
 def santokit_engines() -> Mapping[str, Any]:
     """Return the database engines this plugin provides, keyed by engine name (``postgres``).
 
-    Called once when the Hub starts. An engine tests a connection URL, introspects the declared
-    tables of a database into the IR, renders a change as SQL and applies a list of changes
-    atomically. A name provided by two plugins is a configuration error.
+    Called once when the Hub starts. An engine implements ``santokit.core.contracts.Engine``:
+    it tests a connection URL, introspects the declared tables of a database into the IR, renders
+    a change as SQL, applies a plan atomically together with its ``AppliedRecord`` (kept in the
+    database's ``stk_applied`` table), and reads that record back. A name provided by two plugins
+    is a configuration error.
     """
 
 

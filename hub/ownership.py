@@ -18,7 +18,7 @@ from santokit.core.contracts import APPLIED_TABLE, AppliedRecord, Engine
 from santokit.core.ir import ConnectionSchema
 
 # connection name -> (url, db schema, engine), as the apply route resolves them
-Targets = dict[str, tuple[str, str, Any]]
+Targets = dict[str, tuple[str, str, Engine]]
 
 
 def stamp() -> str:
@@ -66,10 +66,6 @@ def _adopt(
     )
 
 
-def _engine(engine: Any) -> Engine:
-    return engine  # type: ignore[no-any-return]
-
-
 def applied_schemas(
     hub: Any, project: str, env: str, targets: Targets, actor: str, request_id: str
 ) -> dict[str, ConnectionSchema]:
@@ -80,7 +76,7 @@ def applied_schemas(
     with hub.store.tx() as tx:
         rows = tx.applied(project, env)
     for name, (url, db_schema, engine) in sorted(targets.items()):
-        record = _engine(engine).applied_record(url, project, env, name, schema=db_schema)
+        record = engine.applied_record(url, project, env, name, schema=db_schema)
         row = rows.get(name)
         if record is None or (row is not None and row["applied_at"] >= record.applied_at):
             continue

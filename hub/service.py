@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from santokit.core.contracts import Engine
 from santokit.core.errors import UsageError
 from santokit.core.identifiers import identifier_problem
 from santokit.core.plugins import SantokitPlugins, default_plugins
@@ -82,7 +83,8 @@ class Hub:
         return cls(store, SecretBox(key), plugins, data_dir, bridge_tokens()), created
 
     # -- engines and rules ---------------------------------------------------------------------
-    def engine(self, name: str) -> Any:
+    def engine(self, name: str) -> Engine:
+        """The engine named ``name``; the Hub calls only what ``Engine`` declares."""
         for engines in self.plugins.pm.hook.santokit_engines():
             if name in engines:
                 return engines[name]

@@ -88,7 +88,11 @@ def bootstrap(sb: Sandbox) -> dict[str, str]:
 
 
 def tables(url: str) -> set[str]:
-    return {r[0] for r in rows(url, "select tablename from pg_tables where schemaname = 'public'")}
+    """The tables of ``public`` but Santokit's own record of what it applied (stk_applied)."""
+    sql = (
+        "select tablename from pg_tables where schemaname = 'public' and tablename <> 'stk_applied'"
+    )
+    return {r[0] for r in rows(url, sql)}
 
 
 def test_flow_01_end_to_end(sandbox: Sandbox) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy.exc import (
     InternalError,
     OperationalError,
     ProgrammingError,
+    SQLAlchemyError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from ulid import ULID
@@ -668,9 +669,13 @@ class SqlStore:
         store that can be read but not written would fail every mutating call."""
         try:
             with self.tx() as tx:
-                tx.c.execute(update(t.health).where(t.health.c.id == 1).values(at=now()))
+                done = tx.c.execute(update(t.health).where(t.health.c.id == 1).values(at=now()))
         except StoreError as exc:
             return exc.message
+        except SQLAlchemyError as exc:  # e.g. a store this Hub has not migrated
+            return f"the Hub's store is unavailable: {fault_reason(exc)}"
+        if done.rowcount != 1:
+            return "the Hub's store has no health row: start the Hub once to migrate it"
         return None
 
     def close(self) -> None:

@@ -243,7 +243,7 @@ def table_yaml(conn: str, table: Table) -> dict[str, Any]:
     """The file form of one table, written the long way (every key present)."""
     cols: dict[str, Any] = {}
     fks = {fk.column: fk for fk in table.foreign_keys}
-    for col in table.columns:
+    for col in table.ordered_columns:
         data: dict[str, Any] = {"type": col.type, "nullable": col.nullable, "unique": col.unique}
         if col.default is not None:
             data["default"] = _default_yaml(col.default)

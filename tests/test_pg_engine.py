@@ -14,7 +14,7 @@ from santokit.core.validation import Snapshot, validate_snapshot
 from santokit.plugins.diffrules import RULES
 from santokit.plugins.postgres.engine import PostgresEngine, lock_key
 
-from .pg import execute, rows, schema_dump
+from .pg import execute, rows, schema_dump, wait_for_lock_waiter
 
 ENGINE = PostgresEngine()
 
@@ -278,9 +278,9 @@ def test_second_concurrent_apply_gets_conflict(database) -> None:
 
     with psycopg.connect(database) as holder:
         holder.execute("lock table users in access share mode")  # the first apply waits here
-        first = threading.Thread(target=run, args=(1.0,))
+        first = threading.Thread(target=run, args=(30.0,))  # released long before that
         first.start()
-        time.sleep(0.5)
+        wait_for_lock_waiter(database)
         second = threading.Thread(target=run, args=(0.3,))
         second.start()
         second.join()

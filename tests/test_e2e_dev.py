@@ -145,6 +145,11 @@ def test_pasted_next_steps_reach_a_release_and_login_works(tmp_path: Path) -> No
         )
         assert taken.returncode == 2, taken.stdout + taken.stderr
         assert taken.stderr.strip() == f"error: port {port} is in use; pass --port"
+        bad = run_stk(
+            "dev", "--dir", str(tmp_path / "other"), "--port", "70000", env=env, inherit=False
+        )
+        assert bad.returncode == 2
+        assert bad.stderr.strip() == "error: --port must be 1 to 65535, not 70000"
         pg_pid = _postmaster(repo)
         pg_port = int(text.split("postgres   main: 127.0.0.1:")[1].split("/")[0])
     finally:

@@ -21,6 +21,13 @@ def apikey_create(
     *,
     name: Annotated[str, Parameter(help="what the key is for, e.g. the service using it")],
     roles: Annotated[str, Parameter(help="comma-separated roles, e.g. service,reader")],
+    allow_unknown_roles: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="accept roles no rule of the env's current release names yet (with a warning)",
+        ),
+    ] = False,
     project: Opt = None,
     env: Opt = None,
     hub: Opt = None,
@@ -28,7 +35,8 @@ def apikey_create(
 ) -> int:
     """Create an API key; it is printed this once and never shown again.
 
-    Prints keyId=... and apiKey=... on stdout; store the key in your secret manager.
+    Prints keyId=... and apiKey=... on stdout; store the key in your secret manager. Roles no
+    rule of the env's current release names are refused unless --allow-unknown-roles is given.
 
     Example: stk apikey create --name checkout --roles service,reader
     """
@@ -37,8 +45,11 @@ def apikey_create(
     if not role_list:
         raise UsageError("--roles names no role; e.g. --roles service")
     row = client(hub).post(
-        f"/v1/projects/{proj}/envs/{env_name}/apikeys", {"name": name, "roles": role_list}
+        f"/v1/projects/{proj}/envs/{env_name}/apikeys",
+        {"name": name, "roles": role_list, "allowUnknownRoles": allow_unknown_roles},
     )
+    for warning in row.get("warnings", ()):
+        output.notice(f"warning: {warning}")
     if json:  # the one JSON document that holds a key: create's answer
         output.emit_json(row)
     else:

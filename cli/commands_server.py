@@ -5,8 +5,9 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
+from typing import Annotated
 
-from cyclopts import App
+from cyclopts import App, Parameter
 
 from . import output
 
@@ -78,7 +79,13 @@ def hub_grant(
     return 0
 
 
-def dev(*, port: int = 8420, dir: Path | None = None) -> int:
+def dev(
+    *,
+    port: Annotated[int, Parameter(help="the Hub's port on 127.0.0.1")] = 8420,
+    dir: Annotated[
+        Path | None, Parameter(help="the repository (default: the one holding the cwd)")
+    ] = None,
+) -> int:
     """Run a complete local sandbox: Hub, embedded Postgres, a logged-in dev operator, context.
 
     Everything is kept in .stk/dev/ of the repository; Ctrl-C, SIGTERM or SIGHUP stop it all,

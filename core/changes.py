@@ -72,8 +72,12 @@ class ColumnChange(Change):
 
 @dataclass(frozen=True, kw_only=True)
 class AddColumn(ColumnChange):
+    """``position`` is the column's index in the table's declared order: columns added to one
+    table are added in that order, so the database's order follows the YAML's where it can."""
+
     kind: ClassVar[str] = "add_column"
     definition: Column
+    position: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -35,7 +35,11 @@ def _diff_columns(d: Table, a: Table, p: Table | None) -> list[ch.Change]:
     for col in d.columns:
         have = a.column(col.name)
         if have is None:
-            out.append(ch.AddColumn(table=d.name, column=col.name, definition=col))
+            out.append(
+                ch.AddColumn(
+                    table=d.name, column=col.name, definition=col, position=d.position(col.name)
+                )
+            )
             if col.unique:
                 out.append(
                     ch.AddUnique(
@@ -177,7 +181,10 @@ _ORDER = {
 
 def order_changes(changes: Iterable[ch.Change]) -> list[ch.Change]:
     """Execution order: every table exists before any foreign key points at it."""
-    return sorted(changes, key=lambda c: (_ORDER[c.kind], c.table, c.target))
+    return sorted(
+        changes,
+        key=lambda c: (_ORDER[c.kind], c.table, getattr(c, "position", 0), c.target),
+    )
 
 
 def diff_connection(

@@ -217,8 +217,14 @@ class Table:
     columns: tuple[Column, ...] = ()
     indexes: tuple[Index, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+    # The order the columns were given in (the YAML's, or the database's attnum order): the
+    # order tables are created in, as Prisma, Atlas and Django do. Not part of equality or of
+    # to_json, so the digest stays sorted and order-free; empty means "as ``columns`` was given".
+    column_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.column_order:
+            object.__setattr__(self, "column_order", tuple(c.name for c in self.columns))
         object.__setattr__(self, "columns", _by_name(self.columns))
         object.__setattr__(self, "indexes", _by_name(self.indexes))
         object.__setattr__(self, "foreign_keys", _by_name(self.foreign_keys))
@@ -226,6 +232,17 @@ class Table:
     @cached_property
     def _columns_by_name(self) -> dict[str, Column]:
         return {c.name: c for c in self.columns}
+
+    @cached_property
+    def ordered_columns(self) -> tuple[Column, ...]:
+        """The columns in declared order; any ``column_order`` does not name (a ``replace``
+        that added columns) follow, by name."""
+        rank = {name: i for i, name in enumerate(self.column_order)}
+        return tuple(sorted(self.columns, key=lambda c: (rank.get(c.name, len(rank)), c.name)))
+
+    def position(self, column: str) -> int:
+        """The column's index in declared order (the id column is not counted)."""
+        return next(i for i, c in enumerate(self.ordered_columns) if c.name == column)
 
     def column(self, name: str) -> Column | None:
         return self._columns_by_name.get(name)

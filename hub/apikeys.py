@@ -36,6 +36,57 @@ _create_lock = threading.Lock()
 class ApiKeyBody(msgspec.Struct):
     name: str
     roles: list[str]
+    # a key minted before the rules that will name its roles (Flow 02)
+    allowUnknownRoles: bool = False
+
+
+def known_roles(tx: Any, project: str, env: str) -> list[str] | None:
+    """The roles some rule of the env's current release names; None when it has no release.
+
+    Read from the compiled ``policy`` artifact, the one every release carries (permissions.md
+    §4); the end-user roles are left out, since no key may hold them.
+    """
+    pointer = tx.pointer(project, env)
+    row = tx.release(project, pointer["release_id"]) if pointer else None
+    if row is None:
+        return None
+    policy = (json.loads(row["snapshot"]).get("permissions") or {}).get("policy") or {}
+    named = {
+        role
+        for entry in policy.get("tables", {}).values()
+        for rules in entry.get("ops", {}).values()
+        for rule in rules
+        for role in rule.get("roles", ())
+    }
+    return sorted(named - RESERVED_ROLES)
+
+
+def check_roles(
+    roles: list[str], known: list[str] | None, env: str, *, allow_unknown: bool
+) -> list[str]:
+    """The warnings of a create, or CONFLICT when the current release's rules never name a
+    role: such a key would be refused everything (product.md lists it as a must-fail)."""
+    if known is None:
+        return [
+            f"env {env} has no release yet, so roles {', '.join(roles)} could not be checked "
+            "against its rules"
+        ]
+    unknown = [r for r in roles if r not in known]
+    if not unknown:
+        return []
+    shown = ", ".join(known) if known else "none"
+    if allow_unknown:
+        return [
+            f"no rule of env {env}'s current release names role(s) {', '.join(unknown)} "
+            f"(roles its rules name: {shown})"
+        ]
+    raise ApiError(
+        "CONFLICT",
+        f"no rule of env {env}'s current release names role(s) {', '.join(unknown)}; the roles "
+        f"its rules name: {shown}. Fix --roles, or pass --allow-unknown-roles for a key the "
+        "next release's rules will name",
+        details=[{"unknownRoles": unknown, "knownRoles": known}],
+    )
 
 
 def check_body(body: ApiKeyBody) -> tuple[str, list[str]]:
@@ -103,6 +154,9 @@ def create_api_key(
     with _create_lock, hub.store.tx() as tx:
         # 409 rather than 400: the request is well formed; the env's state refuses it, and
         # revoking a key resolves it.
+        warnings = check_roles(
+            roles, known_roles(tx, project, env), env, allow_unknown=data.allowUnknownRoles
+        )
         if tx.count_active_api_keys(project, env) >= MAX_ACTIVE_KEYS:
             raise ApiError(
                 "CONFLICT",
@@ -126,7 +180,7 @@ def create_api_key(
             env=env,
             detail={"keyId": new.key_id, "name": name, "roles": roles},
         )
-    return {**public_key(row), "apiKey": new.key}
+    return {**public_key(row), "apiKey": new.key, "warnings": warnings}
 
 
 @get(BASE, sync_to_thread=True)

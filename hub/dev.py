@@ -19,6 +19,7 @@ import secrets
 import shlex
 import signal
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -133,7 +134,13 @@ def _postgres(dev: Path, names: tuple[str, ...], say: Say) -> tuple[Any, dict[st
     saved = json.loads(settings_file.read_text()) if settings_file.exists() else {}
     stale = postmaster_pid(dev / "postgres" / "pgdata")
     if stale is not None:  # we hold the lock, so no live stk dev owns it
-        EmbeddedPostgres(dev / "postgres").stop()
+        try:
+            EmbeddedPostgres(dev / "postgres").stop()
+        except subprocess.CalledProcessError:
+            raise SantokitError(
+                f"a PostgreSQL (pid {stale}) an earlier stk dev left running in "
+                f"{dev / 'postgres'} did not stop; stop that process, then run stk dev again"
+            ) from None
         say(f"stopped a PostgreSQL (pid {stale}) an earlier stk dev left running")
     port = saved.get("port") if saved.get("port") and _port_free(saved["port"]) else None
     server = EmbeddedPostgres(dev / "postgres", port=port, password=saved.get("password"))
@@ -198,6 +205,8 @@ def next_steps(hub: Any, root: Path, dev: Path, names: tuple[str, ...]) -> list[
 
 def run_dev(root: Path, port: int, out: Say) -> None:
     """Start everything, print how to use it, serve until a stop signal, then stop everything."""
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be 1 to 65535, not {port}")
     dev = root / ".stk" / "dev"
     dev.mkdir(parents=True, exist_ok=True, mode=0o700)
     (dev / ".gitignore").write_text("*\n")

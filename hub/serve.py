@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ class JsonLines(logging.Formatter):
         import json
 
         entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            # ISO 8601 in UTC with a Z, so lines of replicas in any zone sort and correlate
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "msg": record.getMessage(),
             "logger": record.name,

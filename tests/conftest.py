@@ -11,6 +11,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests are judged by their examples, never by the clock: on a shared 2-core machine a
+# slow example is not a failure. HYPOTHESIS_PROFILE=ci-thorough asks for more examples.
+settings.register_profile(
+    "santokit", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile("ci-thorough", parent=settings.get_profile("santokit"), max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "santokit"))
 
 TESTS = Path(__file__).parent
 EXAMPLE = TESTS / "fixtures" / "example"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -59,6 +60,21 @@ def execute(url: str, *statements: str, params: Any = None) -> None:
 def rows(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def wait_for_lock_waiter(url: str, timeout: float = 30.0) -> None:
+    """Return once a session of ``url``'s database waits on a lock: a test that holds a lock
+    polls for the waiter instead of sleeping and hoping it got there."""
+    deadline = time.monotonic() + timeout
+    query = (
+        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+        "and datname = current_database()"
+    )
+    while time.monotonic() < deadline:
+        if rows(url, query)[0][0] > 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no session waited on a lock within {timeout} s")
 
 
 def schema_dump(url: str, *, data: bool = False) -> str:

@@ -29,6 +29,7 @@ from santokit.core.ir import (
     Schema,
     Table,
 )
+from santokit.core.yamlsource import _Loader as SantokitYamlLoader
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
     lambda n: identifier_problem(n) is None
@@ -243,7 +244,7 @@ def table_yaml(conn: str, table: Table) -> dict[str, Any]:
     """The file form of one table, written the long way (every key present)."""
     cols: dict[str, Any] = {}
     fks = {fk.column: fk for fk in table.foreign_keys}
-    for col in table.columns:
+    for col in table.ordered_columns:
         data: dict[str, Any] = {"type": col.type, "nullable": col.nullable, "unique": col.unique}
         if col.default is not None:
             data["default"] = _default_yaml(col.default)
@@ -288,6 +289,33 @@ def shuffled(draw: st.DrawFn, value: Any) -> Any:
     return value
 
 
+class Yaml12Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting every string Santokit's YAML 1.2 reader would take for
+    another type: PyYAML follows YAML 1.1 and writes ``0E0`` or ``1e5`` plain, which YAML 1.2
+    reads as floats. Strings YAML 1.1 would misread (``yes``) stay quoted as before."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = SantokitYamlLoader.resolve(self, kind, value, implicit)
+            if tag != "tag:yaml.org,2002:str":
+                return tag
+        return super().resolve(kind, value, implicit)
+
+
+def dump_yaml(doc: Any, *, flow: bool | None = False) -> bytes:
+    """``doc`` as YAML text that Santokit reads back to the same values."""
+    text = yaml.dump(
+        doc, Dumper=Yaml12Dumper, sort_keys=False, allow_unicode=True, default_flow_style=flow
+    )
+    return text.encode("utf-8")
+
+
+def schema_file(schema: Schema) -> dict[str, bytes]:
+    """``schema`` as one file, keys in the renderer's order: the deterministic form."""
+    tables = {table.name: table_yaml(conn, table) for conn, table in schema.tables()}
+    return {"schema/all.yaml": dump_yaml({"version": 1, "tables": tables})}
+
+
 @st.composite
 def files_for(draw: st.DrawFn, schema: Schema) -> dict[str, bytes]:
     """``schema`` spread over 1-4 files, keys in any order; index lists keep their meaning."""
@@ -300,7 +328,5 @@ def files_for(draw: st.DrawFn, schema: Schema) -> dict[str, bytes]:
     for slot, tables in files.items():
         doc = shuffled(draw, {"version": 1, "tables": tables})
         style = draw(st.sampled_from([False, None]))
-        out[f"schema/part{slot}.yaml"] = yaml.safe_dump(
-            doc, sort_keys=False, allow_unicode=True, default_flow_style=style
-        ).encode("utf-8")
+        out[f"schema/part{slot}.yaml"] = dump_yaml(doc, flow=style)
     return out

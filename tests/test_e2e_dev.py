@@ -3,12 +3,14 @@ stop signal stops its Postgres, and a killed run leaves nothing that breaks the 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import stat
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .conftest import EXAMPLE, STK, run_stk, write_files
@@ -86,6 +88,7 @@ def test_pasted_next_steps_reach_a_release_and_login_works(tmp_path: Path) -> No
     repo = _example(tmp_path / "repo")
     env = _env(tmp_path)
     port = free_port()
+    started = datetime.now(UTC)
     dev = Dev(tmp_path, env, "--dir", "repo", "--port", str(port))  # run from outside the repo
     text = dev.banner
     try:
@@ -117,6 +120,13 @@ def test_pasted_next_steps_reach_a_release_and_login_works(tmp_path: Path) -> No
         assert "logged in to" in done.stdout
         assert done.stdout.splitlines()[-2].startswith("dev@santokit.local")
 
+        # every hub log line carries when it happened, in UTC (ISO 8601 with Z)
+        logged = [json.loads(x) for x in (repo / ".stk/dev/hub.log").read_text().splitlines()]
+        assert logged
+        for entry in logged:
+            at = datetime.strptime(entry["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            assert started - timedelta(seconds=1) <= at <= datetime.now(UTC), entry
+
         pw_file = repo / ".stk/dev/operator.password"
         assert stat.S_IMODE(pw_file.stat().st_mode) == 0o600
         password = pw_file.read_text().strip()
@@ -135,6 +145,11 @@ def test_pasted_next_steps_reach_a_release_and_login_works(tmp_path: Path) -> No
         )
         assert taken.returncode == 2, taken.stdout + taken.stderr
         assert taken.stderr.strip() == f"error: port {port} is in use; pass --port"
+        bad = run_stk(
+            "dev", "--dir", str(tmp_path / "other"), "--port", "70000", env=env, inherit=False
+        )
+        assert bad.returncode == 2
+        assert bad.stderr.strip() == "error: --port must be 1 to 65535, not 70000"
         pg_pid = _postmaster(repo)
         pg_port = int(text.split("postgres   main: 127.0.0.1:")[1].split("/")[0])
     finally:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 from .e2e import PASSWORD, HubProcess, Run, Sandbox
-from .pg import rows, schema_dump
+from .pg import rows, schema_dump, wait_for_lock_waiter
 
 
 def bootstrap(sb: Sandbox) -> dict[str, str]:
@@ -248,7 +247,7 @@ def test_two_applies_at_once(sandbox: Sandbox) -> None:
         holder.execute("lock table users in access share mode")  # the first apply waits here
         first = threading.Thread(target=run, args=("first",))
         first.start()
-        time.sleep(1.5)
+        wait_for_lock_waiter(urls["dev_main"])
         run("second")
         holder.rollback()
     first.join()
@@ -346,7 +345,7 @@ def test_two_hub_replicas_serialize_applies_of_one_env(sandbox: Sandbox) -> None
             holder.execute("lock table users in access share mode")
             first = threading.Thread(target=run)
             first.start()
-            time.sleep(1.5)
+            wait_for_lock_waiter(urls["dev_main"])
             token = json.loads((sandbox.repo.parent / "config" / "credentials.json").read_text())
             token = next(iter(token["hubs"].values()))["token"]  # the session is in the store
             results["second"] = sandbox.stk(

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from santokit.core import apikeys
 
@@ -440,3 +441,48 @@ def test_a_short_bridge_token_stops_the_hub_at_start(tmp_path: Path) -> None:
 def test_apikey_help_has_examples() -> None:
     for command in ("create", "list", "revoke"):
         assert f"Example: stk apikey {command}" in run_stk("apikey", command, "--help").stdout
+
+
+@pytest.mark.parametrize("sandbox", ["sqlite"], indirect=True)  # store-independent
+def test_roles_no_rule_names_are_refused_once_the_env_has_a_release(sandbox: Sandbox) -> None:
+    bootstrap(sandbox)
+    # no release yet: nothing to check against, so accepted with a warning
+    early = sandbox.ok("apikey", "create", "--name", "early", "--roles", "nosuchrole")
+    created(early)
+    assert "warning: env dev has no release yet" in early.err
+    sandbox.ok("apply", "--ref", "v1")
+    refused = sandbox.stk("apikey", "create", "--name", "x", "--roles", "service,nosuchrole")
+    assert refused.code == 1, refused.out + refused.err
+    assert refused.out == ""  # no key was minted
+    assert "nosuchrole" in refused.err
+    assert "admin, service, writer" in refused.err  # the roles the rules name
+    assert "--allow-unknown-roles" in refused.err
+    answer = httpx.post(
+        f"{sandbox.hub.url}/v1/projects/shop/envs/dev/apikeys",
+        json={"name": "x", "roles": ["service", "nosuchrole"]},
+        headers=operator_token(sandbox),
+    )
+    assert answer.status_code == 409
+    error = answer.json()["error"]
+    assert error["code"] == "CONFLICT"
+    assert error["details"] == [
+        {"unknownRoles": ["nosuchrole"], "knownRoles": ["admin", "service", "writer"]}
+    ]
+    # a key minted before the rules that will name its role
+    forced = sandbox.ok(
+        "apikey", "create", "--name", "later", "--roles", "nosuchrole", "--allow-unknown-roles"
+    )
+    created(forced)
+    assert "warning: no rule of env dev's current release names role(s) nosuchrole" in forced.err
+    known = sandbox.ok("apikey", "create", "--name", "svc", "--roles", "service")
+    created(known)
+    assert "warning" not in known.err
+    # prod has no release: its keys are not checked against dev's rules
+    assert (
+        "no release yet"
+        in sandbox.ok(
+            "apikey", "create", "--env", "prod", "--name", "p", "--roles", "nosuchrole"
+        ).err
+    )
+    names = [k["name"] for k in json.loads(sandbox.ok("apikey", "list", "--json").out)]
+    assert sorted(names) == ["early", "later", "svc"]

@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from santokit.core.ir import Schema, canonical_json
+from santokit.core.ir import Column, ConnectionSchema, Default, Schema, Table, canonical_json
 from santokit.core.validation import Snapshot, validate_snapshot
 
-from .strategies import files_for, schemas
+from .strategies import files_for, schema_file, schemas
+
+# Strings YAML 1.2 reads as another type when written plain; PyYAML (YAML 1.1) wrote 0E0 plain.
+TRICKY = ("0E0", "1e5", "+.5", "0o17", "0x1F", "010", ".inf", "-.Inf", ".NaN", "null", "~", "")
+TRICKY_DEFAULTS = Schema(
+    (
+        ConnectionSchema(
+            "main",
+            (
+                Table(
+                    "t",
+                    columns=tuple(
+                        Column(f"c{i}", "string", default=Default("literal", v))
+                        for i, v in enumerate(TRICKY)
+                    ),
+                ),
+            ),
+        ),
+    )
+)
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -36,6 +55,17 @@ def test_files_load_to_the_generated_schema_whatever_the_split(schema: Schema, d
     assert r2.ok, [str(f) for f in r2.findings]
     assert r1.schema == schema
     assert r1.schema.digest() == r2.schema.digest() == schema.digest()
+
+
+@SETTINGS
+@given(schemas())
+@example(TRICKY_DEFAULTS)
+def test_the_file_form_reads_back_as_written(schema: Schema) -> None:
+    """The renderer writes YAML as Santokit reads it (1.2): no string default turns into a
+    float or a null on the way."""
+    result = validate_snapshot(Snapshot(schema_file(schema)))
+    assert result.ok, [str(f) for f in result.findings]
+    assert result.schema == schema
 
 
 def test_canonical_json_has_sorted_keys_and_no_whitespace() -> None:

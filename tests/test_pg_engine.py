@@ -14,7 +14,7 @@ from santokit.core.validation import Snapshot, validate_snapshot
 from santokit.plugins.diffrules import RULES
 from santokit.plugins.postgres.engine import PostgresEngine, lock_key
 
-from .pg import execute, rows, schema_dump
+from .pg import execute, rows, schema_dump, wait_for_lock_waiter
 
 ENGINE = PostgresEngine()
 
@@ -276,9 +276,9 @@ def test_second_concurrent_apply_gets_conflict(database) -> None:
 
     with psycopg.connect(database) as holder:
         holder.execute("lock table users in access share mode")  # the first apply waits here
-        first = threading.Thread(target=run, args=(1.0,))
+        first = threading.Thread(target=run, args=(30.0,))  # released long before that
         first.start()
-        time.sleep(0.5)
+        wait_for_lock_waiter(database)
         second = threading.Thread(target=run, args=(0.3,))
         second.start()
         second.join()
@@ -399,3 +399,39 @@ def test_introspection_is_a_fixed_number_of_queries(database, tables: int) -> No
         actual = introspect(conn, "public", [t.name for t in declared.tables], declared, "main")
         assert CountingCursor.statements == 3
     assert actual == declared
+
+
+def test_columns_are_created_and_added_in_declared_order(database) -> None:
+    declared = declare(USERS)
+    ENGINE.apply(database, declared, None, RULES)
+    order = "select column_name from information_schema.columns where table_name = %s order by ordinal_position"
+
+    def columns(table: str) -> list[str]:
+        return [r[0] for r in rows(database, order.replace("%s", f"'{table}'"))]
+
+    assert columns("users") == ["id", "email", "nickname", "age", "created_at"]
+    assert columns("posts") == ["id", "user_id", "tags", "price", "body"]
+    assert ENGINE.plan(database, declared, declared, RULES).is_empty
+    # two columns added to a table are added in the order they are declared, not by name
+    grown_yaml = USERS.replace(
+        "      body: { type: json }\n",
+        "      body: { type: json }\n      zeta: { type: string }\n      alpha: { type: int }\n",
+    )
+    grown = declare(grown_yaml)
+    assert grown.fingerprint != declared.fingerprint
+    plan = ENGINE.plan(database, grown, declared, RULES)
+    assert [c.change.target for c in plan.changes] == ["posts.zeta", "posts.alpha"]
+    ENGINE.apply(database, grown, declared, RULES)
+    assert columns("posts") == ["id", "user_id", "tags", "price", "body", "zeta", "alpha"]
+    again = ENGINE.plan(database, grown, grown, RULES)
+    assert again.is_empty, [c.change.describe() for c in again.changes]
+    seen = ENGINE.introspect(database, ["posts"], grown).table("posts")
+    assert seen is not None
+    assert [c.name for c in seen.ordered_columns] == [
+        "user_id",
+        "tags",
+        "price",
+        "body",
+        "zeta",
+        "alpha",
+    ]

@@ -83,14 +83,14 @@ def id_sql(id_: IdColumn) -> str:
 
 
 def create_table_sql(schema: str, table: Table) -> str:
-    lines = [id_sql(table.id)] + [column_sql(c) for c in table.columns]
+    lines = [id_sql(table.id)] + [column_sql(c) for c in table.ordered_columns]
     lines.append(
         f"CONSTRAINT {ident(naming.primary_key_name(table.name))} PRIMARY KEY "
         f"({ident(table.id.name)})"
     )
     lines += [
         f"CONSTRAINT {ident(naming.unique_name(table.name, c.name))} UNIQUE ({ident(c.name)})"
-        for c in table.columns
+        for c in table.ordered_columns
         if c.unique
     ]
     body = ",\n  ".join(lines)

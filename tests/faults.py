@@ -22,11 +22,16 @@ class SilentProxy:
 
     With ``forward=False`` it is a tarpit: it accepts every connection and never says a word.
     Otherwise it forwards both ways until ``silence()``, after which every open and new
-    connection stays open and whatever is sent is swallowed.
+    connection stays open and whatever is sent is swallowed. With ``after_login`` each
+    connection goes silent by itself at its first query (a PostgreSQL ``Q`` or ``P`` message):
+    the login succeeds, then nothing answers, the fault only a client-side bound can end.
     """
 
-    def __init__(self, upstream: tuple[str, int], *, forward: bool = True) -> None:
+    def __init__(
+        self, upstream: tuple[str, int], *, forward: bool = True, after_login: bool = False
+    ) -> None:
         self.upstream = upstream
+        self.after_login = after_login
         self.silent = threading.Event()
         if not forward:
             self.silent.set()
@@ -73,6 +78,7 @@ class SilentProxy:
                 upstream = socket.create_connection(self.upstream, timeout=5)
                 self._keep(upstream)
         ends = [client] + ([upstream] if upstream else [])
+        muted = False
         while not self._stop.is_set():
             try:
                 ready, _, _ = select.select(ends, [], [], 0.2)
@@ -80,8 +86,10 @@ class SilentProxy:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if self.after_login and sock is client and data[:1] in (b"Q", b"P"):
+                        muted = True
                     other = upstream if sock is client else client
-                    if other is not None and not self.silent.is_set():
+                    if other is not None and not (muted or self.silent.is_set()):
                         other.sendall(data)
             except OSError:
                 return
@@ -127,7 +135,8 @@ def stopped(data_dir: Path) -> Iterator[None]:
     pids = server_pids(data_dir)
     try:
         for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
+            with contextlib.suppress(ProcessLookupError):  # a child that just exited
+                os.kill(pid, signal.SIGSTOP)
         yield
     finally:
         for pid in pids:

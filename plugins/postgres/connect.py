@@ -28,7 +28,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 
-from santokit.core.errors import ConnectionFailed, ServiceUnavailable, UsageError
+from santokit.core.errors import Conflict, ConnectionFailed, ServiceUnavailable, UsageError
 from santokit.core.redact import redact_url
 
 
@@ -182,8 +182,12 @@ def connect(
 ) -> BoundedConnection:
     """A session with the settings every Santokit query assumes (UTC, no JIT) and its bounds:
     ``statement_s`` (default: ``bounds.statement_s``) on the server and, plus the grace, on
-    every wait of the client."""
+    every wait of the client. A read waits for a table lock at most half its statement bound,
+    so a read stuck behind another session's DDL is a clear CONFLICT, not a timeout."""
     bounds = bounds or DbBounds.from_env()
+    lock_s = (
+        bounds.lock_s if statement_s is not None else min(bounds.lock_s, bounds.statement_s / 2)
+    )
     statement_s = bounds.statement_s if statement_s is None else statement_s
     tcp = bounds.tcp_s
     try:
@@ -210,7 +214,7 @@ def connect(
             cur.execute(
                 "set jit = off; set timezone = 'UTC'; set standard_conforming_strings = on; "
                 f"set statement_timeout = {_ms(statement_s)}; "
-                f"set lock_timeout = {_ms(bounds.lock_s)}; "
+                f"set lock_timeout = {_ms(lock_s)}; "
                 f"set idle_in_transaction_session_timeout = {_ms(bounds.idle_s)}"
             )
         if not autocommit:
@@ -259,6 +263,12 @@ def session(
         try:
             with conn:
                 yield conn
+        except pg_errors.LockNotAvailable:
+            host, port, db = target(url)
+            raise Conflict(
+                f"a table in database {db} at {host}:{port} is locked by another session (an "
+                "apply still running?); try again when it has finished"
+            ) from None
         except psycopg.OperationalError as exc:
             raise lost(url, exc) from None
 

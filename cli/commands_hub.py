@@ -469,6 +469,8 @@ def apply(
             f"permissions: {len(compiled['tables'])} table(s) compiled "
             f"({', '.join(compiled['artifacts'])})"
         )
+    if result.get("permissionsCarried"):
+        output.line("permissions: unchanged (the step was skipped: the current release's are kept)")
     if result.get("releaseId"):
         state = "reused" if result.get("reused") else "created"
         output.notice(f"release {state} for {proj}/{env_name}")

@@ -116,6 +116,8 @@ def release_promote(
     row = client(hub).post(f"/v1/projects/{proj}/releases/promote", body)
     if json:
         output.emit_json(row)
+    elif row.get("alreadyCurrent"):
+        output.line(f"{proj}/{to} was already at {row['releaseId']}; nothing moved")
     else:
         output.line(
             f"{proj}/{to} now points at {row['releaseId']} (was {row['previous'] or 'none'})"
@@ -140,6 +142,8 @@ def release_rollback(
     row = client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/releases/rollback", {"to": to})
     if json:
         output.emit_json(row)
+    elif row.get("alreadyCurrent"):
+        output.line(f"{proj}/{env_name} was already at {row['releaseId']}; nothing moved")
     else:
         output.line(
             f"{proj}/{env_name} now points at {row['releaseId']} (was {row['previous'] or 'none'})"

@@ -21,11 +21,18 @@ def _col(c: Column) -> dict[str, str]:
     }
 
 
-def _col_diff(release: Column, actual: Column) -> str:
+# The two sides compared: what the release declares, and the database (as it is, or as it would
+# be once a schema is applied).
+Sides = tuple[str, str]
+NOW: Sides = ("declared", "database")
+AFTER_APPLY: Sides = ("the release", "after this apply")
+
+
+def _col_diff(release: Column, actual: Column, sides: Sides) -> str:
     """``default: 'draft' -> none, nullable: no -> yes (declared -> database)``."""
     r, a = _col(release), _col(actual)
     diffs = [f"{k}: {r[k]} -> {a[k]}" for k in r if r[k] != a[k]]
-    return ", ".join(diffs) + " (declared -> database)"
+    return ", ".join(diffs) + f" ({sides[0]} -> {sides[1]})"
 
 
 def _fk(fk: ForeignKey) -> dict[str, str]:
@@ -36,13 +43,13 @@ def _fk(fk: ForeignKey) -> dict[str, str]:
     }
 
 
-def _fk_diff(release: ForeignKey, actual: ForeignKey) -> str:
+def _fk_diff(release: ForeignKey, actual: ForeignKey, sides: Sides) -> str:
     """``onDelete: no_action (database) vs restrict (declared)``: the field that differs."""
     r, a = _fk(release), _fk(actual)
-    return ", ".join(f"{k}: {a[k]} (database) vs {r[k]} (declared)" for k in r if r[k] != a[k])
+    return ", ".join(f"{k}: {a[k]} ({sides[1]}) vs {r[k]} ({sides[0]})" for k in r if r[k] != a[k])
 
 
-def _table(release: Table, actual: Table) -> list[str]:
+def _table(release: Table, actual: Table, sides: Sides = NOW) -> list[str]:
     out: list[str] = []
     t = release.name
     rid, aid = release.id, actual.id
@@ -62,7 +69,7 @@ def _table(release: Table, actual: Table) -> list[str]:
             out.append(f"{t}.{col.name}: missing in the database")
             continue
         if (have.type, have.nullable, have.default) != (col.type, col.nullable, col.default):
-            out.append(f"{t}.{col.name}: {_col_diff(col, have)}")
+            out.append(f"{t}.{col.name}: {_col_diff(col, have, sides)}")
         if col.unique and not have.unique:
             out.append(f"{t}.{col.name}: not unique in the database")
         elif have.unique and not col.unique:
@@ -89,7 +96,7 @@ def _table(release: Table, actual: Table) -> list[str]:
                 diffs.append(
                     f"unique: {'yes' if idx.unique else 'no'} -> {'yes' if got.unique else 'no'}"
                 )
-            out.append(f"{t}: index {idx.name}: {', '.join(diffs)} (declared -> database)")
+            out.append(f"{t}: index {idx.name}: {', '.join(diffs)} ({sides[0]} -> {sides[1]})")
     release_idx = {i.name for i in release.indexes}
     for idx in actual.indexes:
         if (
@@ -109,7 +116,7 @@ def _table(release: Table, actual: Table) -> list[str]:
         elif _fk(got_fk) != _fk(fk):
             out.append(
                 f"{t}.{fk.column}: foreign key to {fk.ref_table}.{fk.ref_column}: "
-                f"{_fk_diff(fk, got_fk)}"
+                f"{_fk_diff(fk, got_fk, sides)}"
             )
     release_fk = {fk.column for fk in release.foreign_keys}
     for fk in actual.foreign_keys:
@@ -140,5 +147,5 @@ def after_apply(release: ConnectionSchema, declared: ConnectionSchema) -> list[s
     for table in release.tables:
         after = declared.table(table.name)
         if after is not None:
-            out += _table(table, after)
+            out += _table(table, after, AFTER_APPLY)
     return out

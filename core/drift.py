@@ -71,6 +71,11 @@ class DriftItem:
             db = f"recreate {what} {where}: stk apply --only schema{dry} adds it back, then apply"
         elif self.repair_safe:
             db = f"restore {what} {where}: stk apply --only schema{dry} repairs it, then apply"
+        elif self.repair_safe is False and by_hand and self.declared is None:
+            db = (
+                f"drop {what} {where} from the database by hand (its data goes with it), then "
+                f"apply: {by_hand}"
+            )
         elif self.repair_safe is False and by_hand:
             db = (
                 f"restore {what} {where} by hand (stk apply --only schema will not: it is "

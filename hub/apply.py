@@ -167,9 +167,7 @@ class ApplyRun:
     # -- steps ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         schema, policy = self._validated()
-        permissions = (
-            self._compiled(schema, policy) if {"permissions", "release"} & set(self.only) else None
-        )
+        permissions = self._compiled(schema, policy) if "permissions" in self.only else None
         targets = self._targets(schema)
         out: dict[str, Any] = {
             "ref": self.ref,
@@ -206,6 +204,9 @@ class ApplyRun:
                             detail={"ref": self.ref, "tables": tables},
                         )
             if "release" in self.only:
+                if "permissions" not in self.only:
+                    permissions = self._carried_permissions()
+                    out["permissionsCarried"] = True
                 out.update(self._release_step(schema, permissions, targets, applied, moves))
         if self.refusals:
             # the dry run went on to show everything; now it says why the real run would stop
@@ -343,6 +344,27 @@ class ApplyRun:
                     f"{self.project}/{self.env} reconciles the record from the database"
                 ),
             ) from None
+
+    def _carried_permissions(self) -> Any:
+        """The release step without the permissions step releases the permissions the env
+        already runs: skipping a step means "unchanged", never "take them from the files"."""
+        with self.hub.store.tx() as tx:
+            pointer = tx.pointer(self.project, self.env)
+            row = tx.release(self.project, pointer["release_id"]) if pointer else None
+        if row is None:
+            steps = ",".join(s for s in STEPS if s in self.only or s == "permissions")
+            self._refuse(
+                Conflict(
+                    f"env {self.env} has no release yet, so a release made without the "
+                    "permissions step has no permissions to keep; include the step: "
+                    + self._suggest(
+                        f"stk apply --project {self.project} --env {self.env} --only {steps} "
+                        f"--ref {self.ref}"
+                    )
+                )
+            )
+            return None
+        return json.loads(row["snapshot"]).get("permissions")
 
     def _keep_current_servable(self, schema: Schema) -> None:
         """A schema applied without a release must leave the env's current release able to run

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from santokit.core.compat import after_apply
 from santokit.core.drift import drift_items
-from santokit.core.ir import Schema, digest
+from santokit.core.ir import ConnectionSchema, Schema, digest
 from santokit.core.permissions import OPS, column_types
 
 from .errors import ApiError
@@ -19,6 +20,7 @@ from .ownership import applied_schemas
 from .service import Hub, Operator
 
 MOVE_WAIT_S = 30.0
+ROLLBACK_CANDIDATES = 10  # earlier releases checked for one the database can still serve
 
 
 def _condition_text(condition: dict[str, Any] | None, types: dict[str, str]) -> str | None:
@@ -92,11 +94,22 @@ def load_release(hub: Hub, project: str, release_id: str) -> dict[str, Any]:
     return row
 
 
+def _schema_of(release: dict[str, Any]) -> Schema:
+    return Schema.from_json(json.loads(release["snapshot"])["schema"])
+
+
 def gate(
-    hub: Hub, project: str, env: str, release: dict[str, Any], actor: str, request_id: str
+    hub: Hub,
+    project: str,
+    env: str,
+    release: dict[str, Any],
+    actor: str,
+    request_id: str,
+    action: str = "promote",
 ) -> None:
-    """Refuse a move when the env's databases cannot serve the release."""
-    schema = Schema.from_json(json.loads(release["snapshot"])["schema"])
+    """Refuse a move when the env's databases cannot serve the release, with every difference
+    and a remedy computed from the same checks the remedy's own command will meet."""
+    schema = _schema_of(release)
     with hub.store.tx() as tx:
         rows = {r["name"]: r for r in tx.connections(project, env)}
     targets = {
@@ -106,31 +119,133 @@ def gate(
     }
     applied_by_name = applied_schemas(hub, project, env, targets, actor, request_id)
     problems: list[str] = []
+    unregistered: list[str] = []
+    drifted = False
+    incompatible: list[tuple[Any, str, str, ConnectionSchema]] = []
     for conn in schema.connections:
         if conn.name not in targets:
             problems.append(f"connection {conn.name} is not registered in env {env}")
+            unregistered.append(conn.name)
             continue
         url, db_schema, engine = targets[conn.name]
-        problems += [f"{conn.name}: {p}" for p in engine.compatibility(url, conn, schema=db_schema)]
+        found = engine.compatibility(url, conn, schema=db_schema)
+        problems += [f"{conn.name}: {p}" for p in found]
+        if found:
+            incompatible.append((engine, url, db_schema, conn))
         applied = applied_by_name.get(conn.name)
         if applied is not None:
             actual = engine.introspect(
                 url, [t.name for t in applied.tables], applied, schema=db_schema
             )
-            problems += [
-                f"{conn.name}: drift: {i.describe()}" for i in drift_items(applied, actual, applied)
-            ]
-    if problems:
-        raise ApiError(
-            "RELEASE_INCOMPATIBLE",
-            (
-                f"env {env} cannot serve release {release['release_id']}: {problems[0]}"
-                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-                + f"; apply its schema first: stk apply --project {project} --env {env} --only "
-                f"schema --ref {release['ref']}"
-            ),
-            details=problems,
+            items = drift_items(applied, actual, applied)
+            drifted = drifted or bool(items)
+            problems += [f"{conn.name}: drift: {i.describe()}" for i in items]
+    if not problems:
+        return
+    if unregistered:
+        remedy = "register " + " and ".join(
+            f"stk connections set --project {project} --env {env} --name {n} --engine postgres "
+            "--db-url -"
+            for n in unregistered
         )
+        remedy += f", then run the {action} again"
+    elif drifted:
+        remedy = (
+            f"resolve env {env}'s drift first (declare what the database has in schema/*.yaml "
+            f"and apply it to {env}, or restore the database by hand), then run the {action} "
+            "again"
+        )
+    elif action == "rollback":
+        remedy = _rollback_remedy(hub, project, env, release)
+    else:
+        remedy = _promote_remedy(hub, project, env, release, incompatible, applied_by_name)
+    raise ApiError(
+        "RELEASE_INCOMPATIBLE",
+        f"env {env} cannot serve release {release['release_id']}: "
+        + "; ".join(problems)
+        + f". {remedy}",
+        details=problems,
+    )
+
+
+def _promote_remedy(
+    hub: Hub,
+    project: str,
+    env: str,
+    release: dict[str, Any],
+    incompatible: list[tuple[Any, str, str, ConnectionSchema]],
+    applied: dict[str, ConnectionSchema],
+) -> str:
+    """The step that makes the env able to serve the release, as the apply route will judge
+    it: its plan must not be blocked, and applying the schema alone must not strand the env's
+    current release; when it would, schema and release go together (the release is content-
+    addressed, so the files of its ref give the same release and the env ends up at it)."""
+    ref = release["ref"]
+    hand: list[str] = []
+    for engine, url, db_schema, conn in incompatible:
+        plan = engine.plan(url, conn, applied.get(conn.name), hub.rules(), schema=db_schema)
+        hand += [f"{c.code} {conn.name}: {c.change.describe()}: {c.remedy}" for c in plan.blocked]
+    with hub.store.tx() as tx:
+        pointer = tx.pointer(project, env)
+        current = tx.release(project, pointer["release_id"]) if pointer else None
+    stranded: list[str] = []
+    if current is not None:
+        target = _schema_of(release)
+        for conn in _schema_of(current).connections:
+            declared = target.connection(conn.name)
+            if declared is not None:
+                stranded += after_apply(conn, declared)
+    first = (
+        "do these by hand first (Santokit blocks them): " + " | ".join(hand) + "; then "
+        if hand
+        else ""
+    )
+    if stranded:
+        return (
+            f"{first}apply its schema and release together to env {env} from the files of ref "
+            f"{ref} (applying the schema alone would leave env {env}'s current release "
+            f"{current['release_id'] if current else ''} unable to run; the same files give "
+            f"release {release['release_id']} again and point {env} at it): stk apply --project "
+            f"{project} --env {env} --ref {ref}"
+        )
+    return (
+        f"{first}apply its schema first, from the files of ref {ref}: stk apply --project "
+        f"{project} --env {env} --only schema --ref {ref}; then run the promote again"
+    )
+
+
+def _rollback_remedy(hub: Hub, project: str, env: str, release: dict[str, Any]) -> str:
+    """What is possible: the schema is never rolled back (hub.md §5), so name the earlier
+    releases the database can still serve, and the two other ways."""
+    with hub.store.tx() as tx:
+        history = tx.env_releases(project, env, ROLLBACK_CANDIDATES)
+        pointer = tx.pointer(project, env)
+        rows = {r["name"]: r for r in tx.connections(project, env)}
+    fits = []
+    for row in history:
+        if row["release_id"] in (release["release_id"], pointer and pointer["release_id"]):
+            continue
+        ok = True
+        for conn in _schema_of(row).connections:
+            c = rows.get(conn.name)
+            if c is None or hub.engine(c["engine"]).compatibility(
+                hub.connection_url(c), conn, schema=c["db_schema"]
+            ):
+                ok = False
+                break
+        if ok:
+            fits.append(f"{row['release_id']} (ref {row['ref']})")
+    earlier = (
+        f"roll back to a release its database can serve: {', '.join(fits)}"
+        if fits
+        else f"none of env {env}'s earlier releases fits its database as it is"
+    )
+    return (
+        "the schema is never rolled back, so the database must already fit the release. What "
+        f"you can do: {earlier}; or fix forward: change schema/*.yaml and stk apply --project "
+        f"{project} --env {env} --ref <new ref>; or change the database by hand until the "
+        "differences above are gone, then run the rollback again"
+    )
 
 
 def move(
@@ -144,6 +259,17 @@ def move(
 ) -> dict[str, Any]:
     release = load_release(hub, project, release_id)
     with hub.env_guard(project, env, wait_s=MOVE_WAIT_S):
+        with hub.store.tx() as tx:
+            pointer = tx.pointer(project, env)
+        if pointer is not None and pointer["release_id"] == release_id:
+            return {  # nothing to move, nothing to gate: say so instead of pretending
+                "project": project,
+                "env": env,
+                "releaseId": release_id,
+                "previous": release_id,
+                "action": action,
+                "alreadyCurrent": True,
+            }
         if action == "rollback":
             with hub.store.tx() as tx:
                 if not tx.was_current(project, env, release_id):
@@ -152,7 +278,7 @@ def move(
                         f"release {release_id} was never current in env "
                         f"{env}; rollback goes back to a release it had",
                     )
-        gate(hub, project, env, release, operator.email, request_id)
+        gate(hub, project, env, release, operator.email, request_id, action)
         with hub.store.tx() as tx:
             before = tx.move_pointer(project, env, release_id, action, operator.email)
             tx.audit(
@@ -169,4 +295,5 @@ def move(
         "releaseId": release_id,
         "previous": before,
         "action": action,
+        "alreadyCurrent": False,
     }

@@ -64,7 +64,7 @@ def test_flow_06_plan_apply_block_and_drift(sandbox: Sandbox) -> None:
     assert run.code == 1
     assert "DRIFT_DETECTED" in run.err
     assert "users.extra (column)" in run.out
-    assert "way out 1: declare column users.extra in schema/*.yaml as type=string" in run.out
+    assert "way out 1: declare column users.extra in schema/*.yaml as { type: string }" in run.out
     assert "way out 2: drop column users.extra from the database by hand" in run.out
     report = json.loads(sandbox.stk("apply", "--ref", "v3", "--json").out)
     assert report["error"]["code"] == "DRIFT_DETECTED"

@@ -93,6 +93,9 @@ def test_schema_alone_may_not_strand_the_current_release(sandbox: Sandbox) -> No
     assert "CHANGE_BLOCKED" in refused.err
     assert f"current release {first} unable to run" in refused.err
     assert "stk apply --project shop --env dev --ref v2" in refused.err
-    assert "! main: users.nickname: the database has string null, default" in refused.out
+    assert (
+        "! main: users.nickname: default: none -> 'anon' (the release -> after this apply)"
+        in refused.out
+    )
     second = release_id(sandbox.ok("apply", "--ref", "v2").out)
     assert second != first

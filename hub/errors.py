@@ -10,6 +10,8 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 
 from santokit.core.errors import SantokitError
 
+from .limits import clip, echo_limit
+
 log = logging.getLogger("santokit.hub")
 
 STATUS = {
@@ -19,6 +21,7 @@ STATUS = {
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "CONFLICT": 409,
+    "RATE_LIMITED": 429,
     "CHANGE_BLOCKED": 409,
     "DRIFT_DETECTED": 409,
     "RELEASE_INCOMPATIBLE": 409,
@@ -31,9 +34,17 @@ STATUS = {
 class ApiError(SantokitError):
     """An error with an explicit API code (401, 403, 404 ...)."""
 
-    def __init__(self, code: str, message: str, *, details: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        details: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message, details=details or [])
         self.code = code
+        self.headers = headers or {}  # e.g. Retry-After on RATE_LIMITED
 
 
 def request_id(request: Request[Any, Any, Any]) -> str:
@@ -41,22 +52,27 @@ def request_id(request: Request[Any, Any, Any]) -> str:
 
 
 def envelope(
-    request: Request[Any, Any, Any], code: str, message: str, details: list[Any] | None = None
+    request: Request[Any, Any, Any],
+    code: str,
+    message: str,
+    details: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[Any]:
+    limit = echo_limit()  # a message or finding quoting a client's value stays this short
     body = {
         "error": {
             "code": code,
-            "message": message,
+            "message": clip(message, limit),
             "requestId": request_id(request),
-            "details": details or [],
+            "details": clip(details or [], limit),
         }
     }
-    return Response(body, status_code=STATUS.get(code, 500))
+    return Response(body, status_code=STATUS.get(code, 500), headers=headers)
 
 
 def handle_santokit(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, SantokitError)
-    return envelope(request, exc.code, exc.message, exc.details)
+    return envelope(request, exc.code, exc.message, exc.details, getattr(exc, "headers", None))
 
 
 def handle_validation(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

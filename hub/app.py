@@ -145,6 +145,7 @@ async def login(data: LoginBody, hub: HubDep, request: Request[Any, Any, Any]) -
         throttle.succeeded(data.email, address)  # not a failure: give the tokens back
         wait = 1
     if wait:
+        await asyncio.sleep(min(wait, throttle.settings.refuse_delay_s))
         raise ApiError(
             "RATE_LIMITED",
             f"too many login attempts; try again in {wait} s",

@@ -10,6 +10,7 @@ State is per Hub process (each replica throttles on its own).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -38,7 +39,10 @@ def _env_number(name: str, default: float) -> float:
 @dataclass(frozen=True)
 class LoginSettings:
     """``STK_HUB_LOGIN_*``: bucket sizes (failures allowed in a burst), refill rates (failures
-    per minute in the long run), the table size and the argon2 workers and queue."""
+    per minute in the long run), the table size, the argon2 workers, their queue and their nice
+    value (lower CPU priority than the event loop), and how long a refusal is held back: a
+    client that waits for each answer, as a guessing loop does, is slowed to that pace, and
+    holding an answer costs the event loop nothing."""
 
     email_burst: float = 5
     email_per_min: float = 2
@@ -47,6 +51,8 @@ class LoginSettings:
     table_size: int = 10_000
     workers: int = 2
     queue: int = 16
+    nice: int = 10
+    refuse_delay_s: float = 1.0
 
     @classmethod
     def from_env(cls) -> LoginSettings:
@@ -59,6 +65,8 @@ class LoginSettings:
             table_size=int(_env_number("STK_HUB_LOGIN_TABLE_SIZE", d.table_size)),
             workers=int(_env_number("STK_HUB_LOGIN_WORKERS", d.workers)),
             queue=int(_env_number("STK_HUB_LOGIN_QUEUE", d.queue)),
+            nice=int(_env_number("STK_HUB_LOGIN_NICE", d.nice)),
+            refuse_delay_s=_env_number("STK_HUB_LOGIN_REFUSE_DELAY_S", d.refuse_delay_s),
         )
 
 
@@ -95,6 +103,14 @@ class Buckets:
         return len(self._table)
 
 
+def _lower_priority(nice: int) -> None:
+    """Give this login thread, and the lane threads argon2 starts from it (they inherit it), a
+    lower CPU priority than the event loop: when the cores are busy, verification runs first
+    and logins wait. Linux scopes nice to a thread; elsewhere this is a no-op."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
 class LoginThrottle:
     """The Hub's login budget; thread-safe. ``admit`` before the password check, ``succeeded``
     after a right one."""
@@ -110,7 +126,12 @@ class LoginThrottle:
         self._lock = threading.Lock()
         # argon2 runs here, never in the pool every other sync route shares: a login storm
         # queues behind these few threads, and the queue itself is bounded (``slots``).
-        self.executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="stk-login")
+        self.executor = ThreadPoolExecutor(
+            settings.workers,
+            thread_name_prefix="stk-login",
+            initializer=_lower_priority,
+            initargs=(settings.nice,),
+        )
         self.slots = threading.BoundedSemaphore(settings.workers + settings.queue)
 
     @staticmethod

@@ -129,6 +129,7 @@ def test_login_storm_is_throttled_audited_and_cannot_grow_memory(tmp_path: Path)
         STK_HUB_LOGIN_EMAIL_PER_MIN="30",  # a token every 2 s
         STK_HUB_LOGIN_ADDRESS_BURST="8",
         STK_HUB_LOGIN_ADDRESS_PER_MIN="3",  # a token every 20 s
+        STK_HUB_LOGIN_REFUSE_DELAY_S="0.2",
     )
     wrong = "not-the-password-" + "x" * 8
     try:

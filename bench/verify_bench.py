@@ -12,6 +12,12 @@ The client is a few lines of HTTP/1.1 over asyncio streams rather than httpx, so
 as little of the machine as it can from the server it measures.
 
     python bench/verify_bench.py [--seconds 5] [--concurrency 16] [--store URL]
+    python bench/verify_bench.py --login-storm [--no-throttle]
+
+``--login-storm`` measures verification quiet, then again while another process runs 8
+threads of wrong logins as fast as the Hub answers them, and prints the ratio (target >= 0.70).
+``--no-throttle`` lifts the login throttle (huge buckets), so every attempt costs an argon2
+verification: what the Hub's own login executor alone protects.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import asyncio
 import base64
 import json
+import multiprocessing
 import os
 import re
 import secrets
@@ -28,9 +35,11 @@ import statistics
 import subprocess
 import sysconfig
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -92,8 +101,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_hub(data: Path, store: str | None) -> tuple[subprocess.Popen[bytes], int, str]:
+def start_hub(
+    data: Path, store: str | None, settings: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STK_")}
+    env |= settings or {}
     env |= {
         "STK_HUB_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "STK_BRIDGE_TOKENS": TOKEN,
@@ -154,14 +166,77 @@ def make_key(url: str) -> str:
         return str(created.json()["apiKey"])
 
 
+def _storm(url: str, threads: int, stop: Any, throttled: Any, out: Any) -> None:
+    """In a process of its own (so its CPU is not the measuring client's): ``threads`` loops
+    of wrong logins, each on its own keep-alive connection, until ``stop``; sets ``throttled``
+    at the first 429 and puts the statuses seen."""
+    statuses: dict[int, int] = {}
+    guard = threading.Lock()
+
+    def loop(i: int) -> None:
+        body = {"email": f"storm{i}@example.com", "password": "wrong-password-x"}
+        with httpx.Client(base_url=url, timeout=30) as http:
+            while not stop.is_set():
+                code = http.post("/v1/auth/login", json=body).status_code
+                if code == 429:
+                    throttled.set()
+                with guard:
+                    statuses[code] = statuses.get(code, 0) + 1
+
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put(statuses)
+
+
+def login_storm(
+    port: int, url: str, verify: bytes, seconds: float, concurrency: int, throttle: bool
+) -> None:
+    """Quiet; then from the storm's start (the addresses' burst of argon2 work being spent);
+    then once the throttle refuses the storm (its steady state), each ``seconds`` long."""
+    quiet = drive(port, verify, seconds, concurrency).report("verify, quiet")
+    stop, throttled = multiprocessing.Event(), multiprocessing.Event()
+    queue: Any = multiprocessing.Queue()
+    storm = multiprocessing.Process(target=_storm, args=(url, 8, stop, throttled, queue))
+    began = time.perf_counter()
+    storm.start()
+    first = drive(port, verify, seconds, concurrency).report("verify, storm starting")
+    if throttle and throttled.wait(60):
+        print(f"  the storm was first refused (429) {time.perf_counter() - began:.1f} s in")
+        steady = drive(port, verify, seconds, concurrency).report("verify, storm throttled")
+    else:
+        steady = drive(port, verify, seconds, concurrency).report("verify, storm (no 429)")
+    stop.set()
+    statuses = queue.get(timeout=60)
+    storm.join(30)
+    print(
+        f"  login storm: {sum(statuses.values())} attempts in {time.perf_counter() - began:.1f} s,"
+        f" statuses {dict(sorted(statuses.items()))}"
+    )
+    print(
+        f"  verify under storm / quiet: {steady / quiet:.2f} throttled, {first / quiet:.2f} "
+        "while it starts   target: >= 0.70"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--store", help="a postgresql:// URL instead of the default SQLite store")
+    parser.add_argument("--login-storm", action="store_true", help="verify under a login storm")
+    parser.add_argument("--no-throttle", action="store_true", help="lift the login throttle")
     args = parser.parse_args()
+    settings = {}
+    if args.no_throttle:
+        settings = {
+            f"STK_HUB_LOGIN_{name}": "1000000000"
+            for name in ("EMAIL_BURST", "EMAIL_PER_MIN", "ADDRESS_BURST", "ADDRESS_PER_MIN")
+        }
     with tempfile.TemporaryDirectory() as tmp:
-        proc, port, url = start_hub(Path(tmp), args.store)
+        proc, port, url = start_hub(Path(tmp), args.store, settings)
         try:
             key = make_key(url)
             body = json.dumps({"apiKey": key, "project": "bench", "env": "prod"}).encode()
@@ -172,6 +247,15 @@ def main() -> None:
                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
             )
             health = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            if args.login_storm:
+                throttle = "off" if args.no_throttle else "on"
+                print(
+                    f"POST /internal/apikeys/verify, quiet and under a login storm (throttle "
+                    f"{throttle}), {args.concurrency} connections, {args.seconds:g} s each, "
+                    f"store {'postgresql' if args.store else 'sqlite'} ({os.cpu_count()} cores)"
+                )
+                login_storm(port, url, verify, args.seconds, args.concurrency, not args.no_throttle)
+                return
             print(
                 f"POST /internal/apikeys/verify vs GET /healthz, {args.concurrency} connections, "
                 f"{args.seconds:g} s each, store {'postgresql' if args.store else 'sqlite'} "

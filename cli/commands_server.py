@@ -59,7 +59,7 @@ def hub_create_operator(
     if len(password) < 8:
         output.error("the password needs at least 8 characters")
         return 2
-    role = create_operator(email, password, store, data_dir)
+    role = create_operator(email, password, store, data_dir, announce=output.notice)
     output.line(f"operator {email} created (org role: {role})")
     return 0
 
@@ -74,7 +74,7 @@ def hub_grant(
     """
     from santokit.hub.serve import grant
 
-    grant(email, project, role, store, data_dir)
+    grant(email, project, role, store, data_dir, announce=output.notice)
     output.line(f"{email} is {role} in project {project}")
     return 0
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote_to_bytes
 
 import msgspec
@@ -20,12 +21,13 @@ from ulid import ULID
 
 from santokit.core.errors import ConnectionFailed, SantokitError
 
-from . import apikeys, auth, internal, releases
+from . import apikeys, auth, internal, limits, releases
 from .apply import ApplyRun
 from .deps import HubDep, OperatorDep
 from .errors import EXCEPTION_HANDLERS, ApiError, request_id
 from .secrets import redact_url
 from .service import Hub, Operator, check_name
+from .throttle import LoginSettings, LoginThrottle
 
 log = logging.getLogger("santokit.hub")
 METRICS: Counter[tuple[str, str, int]] = Counter()
@@ -35,8 +37,8 @@ EVENTS: Counter[tuple[str, str]] = Counter()  # (metric, label) for applies and 
 
 # -- request bodies -----------------------------------------------------------------------------
 class LoginBody(msgspec.Struct):
-    email: str
-    password: str
+    email: Annotated[str, msgspec.Meta(max_length=320)]
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
 
 
 class NameBody(msgspec.Struct):
@@ -135,16 +137,52 @@ def metrics() -> str:
 
 
 # -- auth -----------------------------------------------------------------------------------------
-@post("/v1/auth/login", status_code=200, sync_to_thread=True)
-def login(data: LoginBody, hub: HubDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
+@post("/v1/auth/login", status_code=200)
+async def login(data: LoginBody, hub: HubDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Throttled per email and per client address (hub/throttle.py) before any argon2 work,
+    which runs on the throttle's own few threads: a login storm neither starves the event
+    loop nor the worker threads the other routes use."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.admit(data.email, address)
+    if not wait and not throttle.slots.acquire(blocking=False):  # the login queue is full
+        throttle.succeeded(data.email, address)  # not a failure: give the tokens back
+        wait = 1
+    if wait:
+        await asyncio.sleep(min(wait, throttle.settings.refuse_delay_s))
+        raise ApiError(
+            "RATE_LIMITED",
+            f"too many login attempts; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    future = throttle.executor.submit(
+        _check_login, hub, throttle, data, address, request_id(request)
+    )
+    future.add_done_callback(lambda _: throttle.slots.release())  # even if the client left
+    return await asyncio.wrap_future(future)
+
+
+def _check_login(
+    hub: Hub, throttle: LoginThrottle, data: LoginBody, address: str, rid: str
+) -> dict[str, Any]:
     with hub.store.tx() as tx:
         row = tx.operator_by_email(data.email)
-        if not auth.verify_password(row["password_hash"] if row else None, data.password):
-            raise ApiError("UNAUTHORIZED", "wrong email or password")
-        assert row is not None
+    if not auth.verify_password(row["password_hash"] if row else None, data.password):
+        with hub.store.tx() as tx:  # who tried, from where; never the password
+            email = limits.clip(data.email, 320)
+            tx.audit(
+                "operator.login_failed",
+                email,
+                rid,
+                detail={"email": email, "clientAddress": address},
+            )
+        raise ApiError("UNAUTHORIZED", "wrong email or password")
+    assert row is not None
+    throttle.succeeded(data.email, address)
+    with hub.store.tx() as tx:
         token, digest, expires = auth.new_token()
         tx.insert_session(digest, row["id"], expires)
-        tx.audit("operator.login", row["email"], request_id(request))
+        tx.audit("operator.login", row["email"], rid)
     return {
         "token": token,
         "expiresAt": expires,
@@ -577,50 +615,29 @@ class RequestIdMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
             await send(message)
 
+        problem = None
         if has_control_characters(scope):  # checked here, before routing: no route sees it
-            await _refuse(send_with_id, rid, "the URL holds a control character")
+            problem = "the URL holds a control character"
+        elif scope["method"] in ("POST", "PUT", "PATCH"):
+            receive, problem = await limits.guarded_body(receive)
+        if problem:
+            await _refuse(send_with_id, rid, problem)
         else:
             await self.app(scope, receive, send_with_id)
-        route = scope.get("path", "")
-        METRICS[(scope["method"], _route_label(route), status["code"])] += 1
+        method, route = limits.route_label(scope)
+        METRICS[(method, route, status["code"])] += 1
         DURATION["sum"] += time.perf_counter() - start
         DURATION["count"] += 1
         log.info(
             "request",
             extra={
                 "requestId": rid,
-                "method": scope["method"],
-                "route": _route_label(route),
+                "method": method,
+                "route": route,
                 "status": status["code"],
                 "ms": round((time.perf_counter() - start) * 1000, 1),
             },
         )
-
-
-KNOWN_ROOTS = ("healthz", "readyz", "metrics", "schema", "v1", "internal")
-
-
-def _route_label(path: str) -> str:
-    """The path with project, env and names replaced, so metrics stay low-cardinality; any
-    path outside the API is one label, so requests cannot add series or inject text."""
-    parts = path.strip("/").split("/")
-    if parts[0] not in KNOWN_ROOTS or any(
-        not p.replace("-", "").replace("_", "").isalnum() for p in parts if p
-    ):
-        return "other"
-    if parts[0] == "schema":
-        return "/schema"
-    if parts[0] == "internal" and len(parts) == 3 and parts[1] == "releases":
-        parts[2] = "{id}" if parts[2] != "current" else "current"
-    if len(parts) > 2 and parts[0] == "v1" and parts[1] == "projects":
-        parts[2] = "{project}"
-        if len(parts) > 4 and parts[3] == "envs":
-            parts[4] = "{env}"
-        if len(parts) > 4 and parts[3] == "releases" and parts[4] != "promote":
-            parts[4] = "{id}"
-        if len(parts) > 6 and parts[5] in ("connections", "releases", "apikeys"):
-            parts[6] = "{id}" if parts[6] != "current" else "current"
-    return "/" + "/".join(parts[:8])
 
 
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
@@ -645,7 +662,7 @@ def create_app(hub: Hub) -> Any:
                 "operator": Provide(_operator, sync_to_thread=True),
             },
             exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-            state=State({"hub": hub}),
+            state=State({"hub": hub, "login_throttle": LoginThrottle(LoginSettings.from_env())}),
             openapi_config=OpenAPIConfig(title="Santokit Hub", version="1", path="/schema"),
             debug=False,
         )

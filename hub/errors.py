@@ -10,6 +10,8 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 
 from santokit.core.errors import SantokitError
 
+from .limits import clip, echo_limit
+
 log = logging.getLogger("santokit.hub")
 
 STATUS = {
@@ -19,6 +21,7 @@ STATUS = {
     "FORBIDDEN": 403,
     "NOT_FOUND": 404,
     "CONFLICT": 409,
+    "RATE_LIMITED": 429,
     "CHANGE_BLOCKED": 409,
     "APPLY_FAILED": 409,
     "DRIFT_DETECTED": 409,
@@ -39,10 +42,12 @@ class ApiError(SantokitError):
         *,
         details: list[Any] | None = None,
         result: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message, details=details or [])
         self.code = code
         self.result = result  # what a refused apply computed before it stopped (its plan)
+        self.headers = headers or {}  # e.g. Retry-After on RATE_LIMITED
 
 
 def request_id(request: Request[Any, Any, Any]) -> str:
@@ -55,27 +60,31 @@ def envelope(
     message: str,
     details: list[Any] | None = None,
     result: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[Any]:
+    limit = echo_limit()  # a message or finding quoting a client's value stays this short
     body: dict[str, Any] = {
         "error": {
             "code": code,
-            "message": message,
+            "message": clip(message, limit),
             "requestId": request_id(request),
-            "details": details or [],
+            "details": clip(details or [], limit),
         }
     }
     if result is not None:  # a refused apply's plan, so the CLI can print it whole
         body["error"]["result"] = result
-    return Response(body, status_code=STATUS.get(code, 500))
+    return Response(body, status_code=STATUS.get(code, 500), headers=headers)
 
 
 def handle_santokit(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, SantokitError)
-    response = envelope(request, exc.code, exc.message, exc.details, getattr(exc, "result", None))
+    headers = dict(getattr(exc, "headers", None) or {})
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
+        headers["Retry-After"] = str(retry_after)
+    return envelope(
+        request, exc.code, exc.message, exc.details, getattr(exc, "result", None), headers
+    )
 
 
 def handle_validation(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

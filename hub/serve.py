@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,15 +58,25 @@ def configure_logging(path: Path | None = None) -> None:
     root.propagate = False
 
 
-def open_hub(store: str | None, data_dir: Path | None) -> Hub:
+def open_hub(
+    store: str | None, data_dir: Path | None, announce: Callable[[str], None] | None = None
+) -> Hub:
+    """The Hub of a store. When this call creates the master key, where it is is said once,
+    by ``announce`` (a CLI command's stderr) or else the log: the command that made the key
+    is the only one that knows it was made."""
     data = data_dir or default_data_dir()
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
     hub, created_key = Hub.open(store or default_store(data), data)
     if created_key is not None:
-        log.warning(
-            "created a master key; production should pass STK_HUB_MASTER_KEY",
-            extra={"path": str(created_key)},
+        message = (
+            f"created the master key {created_key} (mode 0600); keep a copy apart from the "
+            "store's backups (the two together reveal every stored connection URL, and the "
+            "store without it has lost them); production should pass STK_HUB_MASTER_KEY"
         )
+        if announce is None:
+            log.warning(message, extra={"path": str(created_key)})
+        else:
+            announce(message)
     return hub
 
 
@@ -82,9 +93,15 @@ def serve(host: str, port: int, store: str | None, data_dir: Path | None) -> Non
     uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
 
 
-def create_operator(email: str, password: str, store: str | None, data_dir: Path | None) -> str:
+def create_operator(
+    email: str,
+    password: str,
+    store: str | None,
+    data_dir: Path | None,
+    announce: Callable[[str], None] | None = None,
+) -> str:
     """Create an operator; the first one becomes the org owner. Returns its org role."""
-    hub = open_hub(store, data_dir)
+    hub = open_hub(store, data_dir, announce)
     with hub.store.tx() as tx:
         role = "owner" if tx.count_operators() == 0 else "member"
         tx.insert_operator(email, auth.hash_password(password), role)
@@ -92,13 +109,20 @@ def create_operator(email: str, password: str, store: str | None, data_dir: Path
     return role
 
 
-def grant(email: str, project: str, role: str, store: str | None, data_dir: Path | None) -> None:
+def grant(
+    email: str,
+    project: str,
+    role: str,
+    store: str | None,
+    data_dir: Path | None,
+    announce: Callable[[str], None] | None = None,
+) -> None:
     """Set an operator's role in a project (server-side administration)."""
     from santokit.core.errors import UsageError
 
     if role not in auth.ROLES:
         raise UsageError(f"role must be one of {', '.join(auth.ROLES)}")
-    hub = open_hub(store, data_dir)
+    hub = open_hub(store, data_dir, announce)
     with hub.store.tx() as tx:
         operator = tx.operator_by_email(email)
         if operator is None:

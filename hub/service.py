@@ -113,10 +113,14 @@ class Hub:
     def require(self, operator: Operator, project: str, needed: str) -> None:
         if identifier_problem(project):  # never a stored name: no lookup, no echo of a long one
             raise ApiError("NOT_FOUND", f"project {project[:63]!r} does not exist")
+        role = operator.role(project)
+        # a project the caller has no role in gets the answer of a missing one: whether it
+        # exists is not for them to learn (403 is for a role below the one needed)
+        if role is None:
+            raise ApiError("NOT_FOUND", f"project {project} does not exist")
         with self.store.tx() as tx:
             if tx.project(project) is None:
                 raise ApiError("NOT_FOUND", f"project {project} does not exist")
-        role = operator.role(project)
         if not auth.allows(role, needed):
             raise ApiError(
                 "FORBIDDEN",

@@ -397,7 +397,7 @@ def test_bridge_routes(sandbox: Sandbox) -> None:
     assert not any(p.startswith("/internal") for p in paths)
     assert "/v1/projects/{project}/envs/{env}/apikeys" in paths
     metrics = httpx.get(f"{hub}/metrics").text
-    assert 'route="/internal/releases/{id}",status="200"' in metrics
+    assert 'route="/internal/releases/{release_id}",status="200"' in metrics  # the template
     assert rel1 not in metrics
 
 

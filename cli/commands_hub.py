@@ -79,15 +79,16 @@ def logout(*, hub: Opt = None, json: JsonFlag = False) -> int:
 
 
 def whoami(*, hub: Opt = None, json: JsonFlag = False) -> int:
-    """Show who you are logged in as, and your roles.
+    """Show who you are logged in as, on which Hub, and your roles.
 
     Example: stk whoami
     """
-    me = client(hub).get("/v1/auth/whoami")
+    hub_client = client(hub)
+    me = hub_client.get("/v1/auth/whoami")
     if json:
         output.emit_json(me)
         return 0
-    output.line(f"{me['email']} (org role: {me['orgRole']})")
+    output.line(f"{me['email']} on {hub_client.hub} (org role: {me['orgRole']})")
     for p in me["projects"]:
         output.line(f"  {p['project']}: {p['role']}")
     return 0

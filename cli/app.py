@@ -139,12 +139,18 @@ def _wants_json(args: list[str]) -> bool:
     return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
-def _fail(args: list[str], message: str, code: str, status: int, **extra: Any) -> int:
+def _fail(
+    args: list[str], message: str, code: str, status: int, json_message: str = "", **extra: Any
+) -> int:
     """Print the failure: one ``error:`` line on stderr and, with ``--json``, one document on
-    stdout unless the command already printed its own (apply prints its plan's findings)."""
+    stdout unless the command already printed its own (apply prints its plan's findings).
+
+    The document is ``{"error": {"code", "message", "requestId"?, "details"?}}``, the shape of
+    the Hub's own error answers (hub.md), so a script reads every failure the same way.
+    """
     output.error(message)
     if _wants_json(args) and not output.state.json_emitted:
-        error: dict[str, Any] = {"code": code, "message": message}
+        error: dict[str, Any] = {"code": code, "message": json_message or message}
         error.update({k: v for k, v in extra.items() if v is not None})
         output.emit_json({"error": error})
     return status
@@ -168,16 +174,15 @@ def main(argv: list[str] | None = None) -> int:
         except CycloptsError as exc:  # a bad flag, a missing option, an unknown command
             message = " ".join(str(exc).split()) or type(exc).__name__
             return _fail(args, message, "USAGE_ERROR", 2)
-    except (UsageError, TokenRefused) as exc:
-        if isinstance(exc, HubError):
-            return _fail(args, exc.message, exc.code, 2, requestId=exc.request_id)
+    except UsageError as exc:
         return _fail(args, exc.message, exc.code, 2)
-    except HubError as exc:
+    except HubError as exc:  # a refused token is fixed like a missing one: stk login, exit 2
         return _fail(
             args,
             exc.message,
             exc.code,
-            1,
+            2 if isinstance(exc, TokenRefused) else 1,
+            json_message=exc.hub_message,
             requestId=exc.request_id,
             details=exc.details or None,
         )

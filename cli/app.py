@@ -8,6 +8,7 @@ only when that command runs, so ``stk validate`` never loads the HTTP client.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from santokit.core import __version__
 from santokit.core.errors import SantokitError, UsageError
+from santokit.core.redact import redact_url
 
 from . import output
 from .errors import HubError, HubUnreachable, TokenRefused
@@ -22,6 +24,8 @@ from .errors import HubError, HubUnreachable, TokenRefused
 if TYPE_CHECKING:
     from cyclopts import App
 
+# cyclopts quotes a mistyped value back (`--limit postgresql://app:pw@db/app`): never a password
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
 HELP = "Santokit operator CLI: validate, plan and release your declared schema and permissions."
 
 # (command, "module:object", the line `stk --help` shows). The line is written here so the
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = build_app()(args, result_action="return_value")
         except CycloptsError as exc:  # a bad flag, a missing option, an unknown command
-            message = " ".join(str(exc).split()) or type(exc).__name__
+            message = _URL.sub(lambda m: redact_url(m[0]), " ".join(str(exc).split()))
+            message = message or type(exc).__name__
             return _fail(args, message, "USAGE_ERROR", 2)
     except UsageError as exc:
         return _fail(args, exc.message, exc.code, 2)

@@ -167,6 +167,14 @@ def test_usage_mistakes_are_one_error_line_and_exit_2(
     assert json.loads(as_json.stdout)["error"]["message"] in plain.stderr
 
 
+def test_a_mistyped_url_is_quoted_back_redacted(tmp_path: Path) -> None:
+    url = "postgresql://app:s3cret-pw@db.example:5432/app"
+    for args in (("release", "list", "--limit", url), ("connections", "set", "--name", "m", url)):
+        run = run_stk(*args, cwd=tmp_path)
+        assert run.returncode == 2
+        assert "s3cret-pw" not in run.stderr + run.stdout
+
+
 def test_columns_are_dropped_from_the_least_important_never_the_ids() -> None:
     columns = [Column("id"), Column("a", drop=1), Column("b", drop=2), Column("c")]
     assert fit_columns([30, 10, 10, 10], columns, None) == [0, 1, 2, 3]  # piped: all

@@ -1,38 +1,22 @@
-"""The Hub client: JSON over HTTP with httpx, and the Hub's errors as exit codes."""
+"""The Hub client: JSON over HTTP with httpx, and the Hub's errors as exit codes.
+
+httpx is imported by the first request, not with this module: httpx alone doubled the start-up
+time of ``stk --version``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from santokit.core.errors import SantokitError, UsageError
+from santokit.core.errors import UsageError
 
 from . import credentials
+from .errors import HubError, HubUnreachable, TokenRefused
 
-TIMEOUT = httpx.Timeout(connect=5.0, read=600.0, write=30.0, pool=5.0)
+__all__ = ["HubClient", "HubError", "HubUnreachable", "TokenRefused"]
 
-
-class HubError(SantokitError):
-    """An error answer of the Hub: its code, message, requestId and details."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        request_id: str,
-        details: list[Any],
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(f"{message} ({code}, requestId {request_id})", details=details)
-        self.code = code
-        self.hub_message = message
-        self.request_id = request_id
-        self.result = result  # a refused apply's plan
-
-
-class HubUnreachable(SantokitError):
-    code = "HUB_UNREACHABLE"
+# seconds: (connect, read, write, pool); read is long because an apply waits for its DDL
+TIMEOUTS = {"connect": 5.0, "read": 600.0, "write": 30.0, "pool": 5.0}
 
 
 class HubClient:
@@ -43,9 +27,11 @@ class HubClient:
             raise UsageError(f"not logged in to {self.hub}: run stk login")
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
+        import httpx
+
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            with httpx.Client(base_url=self.hub, timeout=TIMEOUT) as http:
+            with httpx.Client(base_url=self.hub, timeout=httpx.Timeout(**TIMEOUTS)) as http:
                 response = http.request(method, path, json=body, headers=headers)
         except httpx.ConnectError as exc:
             reason = "connection refused" if "refused" in str(exc).lower() else "no answer"
@@ -69,7 +55,10 @@ class HubClient:
                     response.headers.get("x-request-id", "?"),
                     [],
                 )
-            raise HubError(
+            # a 401 to a request that carried a token: the token is the problem; without one
+            # (stk login's wrong password) the request itself was refused
+            kind = TokenRefused if response.status_code == 401 and self.token else HubError
+            raise kind(
                 err.get("code", "?"),
                 err.get("message", ""),
                 err.get("requestId", "?"),

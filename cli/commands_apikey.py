@@ -11,7 +11,7 @@ from santokit.core.errors import UsageError
 
 from . import output
 from .commands_local import JsonFlag
-from .common import Opt, client, print_table, target
+from .common import Column, EnvOpt, HubOpt, ProjectOpt, client, print_table, target
 
 apikey_app = App(name="apikey", help="Project API keys of an env: create, list, revoke.")
 
@@ -28,9 +28,9 @@ def apikey_create(
             help="accept roles no rule of the env's current release names yet (with a warning)",
         ),
     ] = False,
-    project: Opt = None,
-    env: Opt = None,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Create an API key; it is printed this once and never shown again.
@@ -64,7 +64,7 @@ def apikey_create(
 
 @apikey_app.command(name="list")
 def apikey_list(
-    *, project: Opt = None, env: Opt = None, hub: Opt = None, json: JsonFlag = False
+    *, project: ProjectOpt = None, env: EnvOpt = None, hub: HubOpt = None, json: JsonFlag = False
 ) -> int:
     """List an env's API keys (active and revoked); never the keys themselves.
 
@@ -75,8 +75,17 @@ def apikey_list(
     if json:
         output.emit_json(rows)
     else:
-        shown = [{**r, "roles": ",".join(r["roles"])} for r in rows]
-        print_table(shown, ["keyId", "name", "roles", "status", "createdAt", "lastUsedAt"])
+        print_table(
+            rows,
+            [
+                Column("keyId"),
+                Column("name"),
+                Column("roles"),
+                Column("status", drop=1),
+                Column("createdAt", drop=3),
+                Column("lastUsedAt", drop=2),
+            ],
+        )
     return 0
 
 
@@ -84,14 +93,19 @@ def apikey_list(
 def apikey_revoke(
     *,
     key_id: str,
-    project: Opt = None,
-    env: Opt = None,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Revoke an API key: its very next use fails.
 
     Example: stk apikey revoke --project shop --env prod --key-id abcdefgh2345
+
+    Parameters
+    ----------
+    key_id
+        the key's id (stk apikey list shows them), never the key itself
     """
     proj, env_name = target(project, env)
     parsed = apikeys.parse(key_id)

@@ -16,7 +16,7 @@ from . import context as ctx
 from . import credentials, output
 from .client import HubClient, HubError
 from .commands_local import JsonFlag
-from .common import Opt, client, cwd, print_table, target
+from .common import Column, EnvOpt, HubOpt, ProjectOpt, client, cwd, print_table, target
 
 
 # -- auth ---------------------------------------------------------------------------------------
@@ -24,12 +24,19 @@ def login(
     *,
     email: str | None = None,
     password_stdin: bool = False,
-    hub: Opt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Log in to the Hub; the token is kept in your user config folder (mode 0600).
 
     Example: stk login --email ops@example.com
+
+    Parameters
+    ----------
+    email
+        your operator email (asked for when not given)
+    password_stdin
+        read the password from the first line of stdin instead of a prompt
     """
     url = ctx.resolve("hub", hub, cwd())
     if email is None:
@@ -52,7 +59,7 @@ def login(
     return 0
 
 
-def logout(*, hub: Opt = None, json: JsonFlag = False) -> int:
+def logout(*, hub: HubOpt = None, json: JsonFlag = False) -> int:
     """Log out: the Hub revokes the token and it is removed from this machine.
 
     Example: stk logout
@@ -78,16 +85,17 @@ def logout(*, hub: Opt = None, json: JsonFlag = False) -> int:
     return 0
 
 
-def whoami(*, hub: Opt = None, json: JsonFlag = False) -> int:
-    """Show who you are logged in as, and your roles.
+def whoami(*, hub: HubOpt = None, json: JsonFlag = False) -> int:
+    """Show who you are logged in as, on which Hub, and your roles.
 
     Example: stk whoami
     """
-    me = client(hub).get("/v1/auth/whoami")
+    hub_client = client(hub)
+    me = hub_client.get("/v1/auth/whoami")
     if json:
         output.emit_json(me)
         return 0
-    output.line(f"{me['email']} (org role: {me['orgRole']})")
+    output.line(f"{me['email']} on {hub_client.hub} (org role: {me['orgRole']})")
     for p in me["projects"]:
         output.line(f"  {p['project']}: {p['role']}")
     return 0
@@ -109,6 +117,17 @@ def context_set(
     """Merge values into .stk/context.json (created at the repository root if missing).
 
     Example: stk context set --hub http://127.0.0.1:8420 --project shop --env dev --connection main
+
+    Parameters
+    ----------
+    hub
+        the Hub URL, e.g. http://127.0.0.1:8420
+    project
+        the default project
+    env
+        the default env
+    connection
+        the default connection of stk connections set/test/show
     """
     updates = {"hubUrl": hub, "project": project, "env": env, "connection": connection}
     given = {k: v for k, v in updates.items() if v is not None}
@@ -161,10 +180,15 @@ project_app = App(name="project", help="Projects.")
 
 
 @project_app.command(name="create")
-def project_create(project: str, /, *, hub: Opt = None, json: JsonFlag = False) -> int:
+def project_create(project: str, /, *, hub: HubOpt = None, json: JsonFlag = False) -> int:
     """Create a project; you become its admin.
 
     Example: stk project create shop
+
+    Parameters
+    ----------
+    project
+        the new project's name
     """
     row = client(hub).post("/v1/projects", {"name": project})
     if json:
@@ -175,7 +199,7 @@ def project_create(project: str, /, *, hub: Opt = None, json: JsonFlag = False) 
 
 
 @project_app.command(name="list")
-def project_list(*, hub: Opt = None, json: JsonFlag = False) -> int:
+def project_list(*, hub: HubOpt = None, json: JsonFlag = False) -> int:
     """List the projects you have a role in.
 
     Example: stk project list
@@ -184,7 +208,7 @@ def project_list(*, hub: Opt = None, json: JsonFlag = False) -> int:
     if json:
         output.emit_json(rows)
     else:
-        print_table(rows, ["name", "role", "createdAt"])
+        print_table(rows, [Column("name"), Column("role"), Column("createdAt", drop=1)])
     return 0
 
 
@@ -192,10 +216,17 @@ env_app = App(name="env", help="Environments of a project (dev, prod, ...).")
 
 
 @env_app.command(name="create")
-def env_create(env: str, /, *, project: Opt = None, hub: Opt = None, json: JsonFlag = False) -> int:
+def env_create(
+    env: str, /, *, project: ProjectOpt = None, hub: HubOpt = None, json: JsonFlag = False
+) -> int:
     """Create an environment in a project.
 
     Example: stk env create --project shop prod
+
+    Parameters
+    ----------
+    env
+        the new env's name, e.g. dev or prod
     """
     proj = ctx.resolve("project", project, cwd())
     row = client(hub).post(f"/v1/projects/{proj}/envs", {"name": env})
@@ -207,7 +238,7 @@ def env_create(env: str, /, *, project: Opt = None, hub: Opt = None, json: JsonF
 
 
 @env_app.command(name="list")
-def env_list(*, project: Opt = None, hub: Opt = None, json: JsonFlag = False) -> int:
+def env_list(*, project: ProjectOpt = None, hub: HubOpt = None, json: JsonFlag = False) -> int:
     """List the environments of a project.
 
     Example: stk env list --project shop
@@ -217,7 +248,7 @@ def env_list(*, project: Opt = None, hub: Opt = None, json: JsonFlag = False) ->
     if json:
         output.emit_json(rows)
     else:
-        print_table(rows, ["name", "createdAt"])
+        print_table(rows, [Column("name"), Column("createdAt", drop=1)])
     return 0
 
 
@@ -238,14 +269,23 @@ def connections_set(
         str, Parameter(help="the URL, or - to read it from stdin", allow_leading_hyphen=True)
     ],
     schema: str = "public",
-    project: Opt = None,
-    env: Opt = None,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Register (or replace) a database connection; the URL is stored encrypted.
 
     Example: stk connections set --name main --engine postgres --db-url -
+
+    Parameters
+    ----------
+    name
+        the connection's name, as schema/*.yaml names it (default: the context's connection)
+    engine
+        the database engine
+    schema
+        the database schema the tables live in
     """
     proj, env_name = target(project, env)
     conn = _conn_name(name)
@@ -265,14 +305,19 @@ def connections_set(
 def connections_test(
     *,
     name: str | None = None,
-    project: Opt = None,
-    env: Opt = None,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Ask the Hub to connect to the database; exit 0 only if it could.
 
     Example: stk connections test --name main
+
+    Parameters
+    ----------
+    name
+        the connection to test (default: the context's connection)
     """
     proj, env_name = target(project, env)
     conn = _conn_name(name)
@@ -288,7 +333,7 @@ def connections_test(
 
 @connections_app.command(name="list")
 def connections_list(
-    *, project: Opt = None, env: Opt = None, hub: Opt = None, json: JsonFlag = False
+    *, project: ProjectOpt = None, env: EnvOpt = None, hub: HubOpt = None, json: JsonFlag = False
 ) -> int:
     """List the connections of an environment (URLs redacted).
 
@@ -299,7 +344,16 @@ def connections_list(
     if json:
         output.emit_json(rows)
     else:
-        print_table(rows, ["name", "engine", "dbUrl", "schema", "lastTestedAt"])
+        print_table(
+            rows,
+            [
+                Column("name"),
+                Column("engine", drop=3),
+                Column("dbUrl"),  # redacted by the Hub: host, port and database, no password
+                Column("schema", drop=1),
+                Column("lastTestedAt", drop=2),
+            ],
+        )
     return 0
 
 
@@ -307,14 +361,19 @@ def connections_list(
 def connections_show(
     *,
     name: str | None = None,
-    project: Opt = None,
-    env: Opt = None,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Show one connection (URL redacted).
 
     Example: stk connections show --name main
+
+    Parameters
+    ----------
+    name
+        the connection to show (default: the context's connection)
     """
     proj, env_name = target(project, env)
     row = client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/connections/{_conn_name(name)}")
@@ -386,15 +445,29 @@ def _print_failure(err: HubError) -> None:
         _print_refusal(r["code"], r.get("details") or [])
 
 
+APPLY_STEPS = ("schema", "permissions", "release")
+
+
+def _print_applied(result: dict[str, Any]) -> None:
+    """After a real apply, what each connection's DDL did and how long it took (dry runs and
+    connections with nothing to do print nothing here)."""
+    for name, plan in sorted((result.get("schema") or {}).get("connections", {}).items()):
+        done = plan.get("applied")
+        if done:
+            n = len(done)
+            seconds = float(plan.get("durationMs") or 0) / 1000
+            output.line(f"applied {n} change{'s' if n != 1 else ''} to {name} in {seconds:.2f} s")
+
+
 def apply(
     *,
     ref: str,
     only: str | None = None,
     dry_run: bool = False,
     dir: Path | None = None,
-    project: Opt = None,
-    env: Opt = None,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Validate, plan and apply the schema, then release (steps: schema,permissions,release).
@@ -402,14 +475,28 @@ def apply(
     The files are validated locally first; nothing is sent while they have findings.
 
     Example: stk apply --only schema --dry-run --ref main
+
+    Parameters
+    ----------
+    ref
+        a label for the snapshot taken from the working tree, e.g. a git tag or commit
+    only
+        the steps to run, comma-separated: schema, permissions, release (default: all three)
+    dry_run
+        change nothing anywhere; print the plan and what each step would do
+    dir
+        repository root holding schema/ (default: the folder with .stk/, else the current one)
     """
+    steps = [s.strip() for s in only.split(",") if s.strip()] if only is not None else None
+    if steps == []:
+        raise UsageError("--only names no step; use schema, permissions, release")
+    unknown = [s for s in steps or () if s not in APPLY_STEPS]
+    if unknown:  # a typo is a usage mistake, caught before anything is read or sent
+        raise UsageError(f"--only: unknown step {unknown[0]!r}; steps are {', '.join(APPLY_STEPS)}")
     proj, env_name = target(project, env)
     hub_client = client(hub)
     root = dir.resolve() if dir else find_root(cwd())
     snapshot = read_snapshot(root)
-    steps = [s.strip() for s in only.split(",") if s.strip()] if only is not None else None
-    if steps == []:
-        raise UsageError("--only names no step; use schema, permissions, release")
     local = validate_snapshot(snapshot)
     if not local.ok:
         if json:
@@ -463,6 +550,7 @@ def apply(
         output.emit_json(result)
         return 0
     _print_plan(result)
+    _print_applied(result)
     if result.get("permissions"):
         compiled = result["permissions"]
         output.line(

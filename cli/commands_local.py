@@ -11,6 +11,7 @@ from santokit.core.plugins import default_plugins
 from santokit.core.validation import find_root, read_snapshot, validate_snapshot
 
 from . import output
+from .output import Column
 
 JsonFlag = Annotated[bool, Parameter(name="--json", negative="", help="Print one JSON document.")]
 
@@ -74,8 +75,6 @@ def plugins(*, json: JsonFlag = False) -> int:
 
     Example: stk plugins --json
     """
-    from rich.table import Table
-
     infos = default_plugins().describe()
     if json:
         output.emit_json(
@@ -92,16 +91,18 @@ def plugins(*, json: JsonFlag = False) -> int:
             ]
         )
     else:
-        table = Table("plugin", "distribution", "version", "hooks", box=None)
-        for i in infos:
-            table.add_row(
-                i.name,
-                i.distribution,
-                i.version,
-                ", ".join(i.hooks) if not i.error else f"failed to load: {i.error}",
-            )
+        rows = [
+            {
+                "plugin": i.name,
+                "distribution": i.distribution,
+                "version": i.version,
+                "hooks": ", ".join(i.hooks) if not i.error else f"failed to load: {i.error}",
+            }
+            for i in infos
+        ]
+        columns = [Column("plugin"), Column("distribution", drop=2), Column("version", drop=1)]
         if infos:
-            output.out.print(table)
+            output.table(rows, [*columns, Column("hooks")])
         else:
             output.notice("no plugins are installed")
     return 1 if any(i.error for i in infos) else 0

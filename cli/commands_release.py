@@ -6,17 +6,21 @@ from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 
+from santokit.core.errors import UsageError
+
 from . import context as ctx
 from . import output
 from .commands_local import JsonFlag
-from .common import Opt, client, cwd, print_table, target
+from .common import Column, EnvOpt, HubOpt, ProjectOpt, client, cwd, print_table, target
+
+LIMIT_MAX = 1000  # the Hub's cap for one page of releases
 
 release_app = App(name="release", help="Releases: current, list, show, promote, rollback.")
 
 
 @release_app.command(name="current")
 def release_current(
-    *, project: Opt = None, env: Opt = None, hub: Opt = None, json: JsonFlag = False
+    *, project: ProjectOpt = None, env: EnvOpt = None, hub: HubOpt = None, json: JsonFlag = False
 ) -> int:
     """Show the release an env points at.
 
@@ -28,8 +32,8 @@ def release_current(
         output.emit_json(row)
     else:
         output.line(
-            f"{row['releaseId']}  ref {row['ref']}  created {row['createdAt']} by "
-            f"{row['createdBy']}"
+            f"{proj}/{env_name}: {row['releaseId']}  ref {row['ref']}  created "
+            f"{row['createdAt']} by {row['createdBy']}"
         )
     return 0
 
@@ -37,32 +41,48 @@ def release_current(
 @release_app.command(name="list")
 def release_list(
     *,
-    project: Opt = None,
-    env: Opt = None,
-    limit: int = 20,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    limit: Annotated[int, Parameter(help=f"how many releases, newest first (1-{LIMIT_MAX})")] = 20,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """List the releases an env has pointed at, newest first.
 
     Example: stk release list --project shop --env dev --limit 20
     """
+    if not 1 <= limit <= LIMIT_MAX:
+        raise UsageError(f"--limit must be between 1 and {LIMIT_MAX}, not {limit}")
     proj, env_name = target(project, env)
     rows = client(hub).get(f"/v1/projects/{proj}/envs/{env_name}/releases?limit={limit}")
     if json:
         output.emit_json(rows)
     else:
-        print_table(rows, ["releaseId", "ref", "status", "createdAt", "createdBy"])
+        print_table(
+            rows,
+            [
+                Column("releaseId"),
+                Column("ref"),
+                Column("status", drop=1),
+                Column("createdAt", drop=2),
+                Column("createdBy", drop=3),
+            ],
+        )
     return 0
 
 
 @release_app.command(name="show")
 def release_show(
-    *, release_id: str, project: Opt = None, hub: Opt = None, json: JsonFlag = False
+    *, release_id: str, project: ProjectOpt = None, hub: HubOpt = None, json: JsonFlag = False
 ) -> int:
     """Show a release: its ref, digest, tables per connection and where it is current.
 
     Example: stk release show --release-id rel_01J...
+
+    Parameters
+    ----------
+    release_id
+        the release's id, rel_... (stk release list shows them)
     """
     proj = ctx.resolve("project", project, cwd())
     row = client(hub).get(f"/v1/projects/{proj}/releases/{release_id}")
@@ -99,18 +119,25 @@ def release_promote(
     to: str,
     from_: Annotated[str | None, Parameter(name="--from")] = None,
     release_id: str | None = None,
-    project: Opt = None,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Point an env at another env's current release, or at a given release (no DDL).
 
     Example: stk release promote --project shop --from dev --to prod
+
+    Parameters
+    ----------
+    to
+        the env whose pointer moves
+    from_
+        the env whose current release is promoted
+    release_id
+        the release to point at instead, rel_... (stk release list shows them)
     """
     proj = ctx.resolve("project", project, cwd())
     if (from_ is None) == (release_id is None):
-        from santokit.core.errors import UsageError
-
         raise UsageError("give --from ENV or --release-id ID (one of them)")
     body = {"to": to, "from": from_, "releaseId": release_id}
     row = client(hub).post(f"/v1/projects/{proj}/releases/promote", body)
@@ -129,14 +156,19 @@ def release_promote(
 def release_rollback(
     *,
     to: Annotated[str, Parameter(name=["--to", "--to-release-id"])],
-    project: Opt = None,
-    env: Opt = None,
-    hub: Opt = None,
+    project: ProjectOpt = None,
+    env: EnvOpt = None,
+    hub: HubOpt = None,
     json: JsonFlag = False,
 ) -> int:
     """Point an env back at a release it had before (the schema is never rolled back).
 
     Example: stk release rollback --project shop --env prod --to rel_01J...
+
+    Parameters
+    ----------
+    to
+        the release to point back at, rel_... (stk release list shows them)
     """
     proj, env_name = target(project, env)
     row = client(hub).post(f"/v1/projects/{proj}/envs/{env_name}/releases/rollback", {"to": to})

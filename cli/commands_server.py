@@ -28,6 +28,17 @@ def hub_serve(
     STK_BRIDGE_TOKENS (comma-separated) are the service tokens the Bridge calls /internal with.
 
     Example: stk hub serve --port 8420 --store postgresql://hub@db/hub
+
+    Parameters
+    ----------
+    host
+        the address to listen on
+    port
+        the port to listen on
+    store
+        the store URL, e.g. postgresql://hub@db/hub (default: STK_HUB_STORE, else SQLite)
+    data_dir
+        the Hub's data folder (default: STK_HUB_DATA_DIR, else the user data folder)
     """
     from santokit.hub.serve import serve
 
@@ -46,6 +57,17 @@ def hub_create_operator(
     """Create an operator, writing straight to the store; the first one is the org owner.
 
     Example: stk hub create-operator --email ops@example.com --password-stdin
+
+    Parameters
+    ----------
+    email
+        the operator's email, their login
+    password_stdin
+        read the password from the first line of stdin instead of a prompt
+    store
+        the store URL, e.g. postgresql://hub@db/hub (default: STK_HUB_STORE, else SQLite)
+    data_dir
+        the Hub's data folder (default: STK_HUB_DATA_DIR, else the user data folder)
     """
     from santokit.hub.serve import create_operator
 
@@ -71,6 +93,19 @@ def hub_grant(
     """Give an operator a role (viewer, deployer, admin) in a project, on the server.
 
     Example: stk hub grant --email dev@example.com --project shop --role deployer
+
+    Parameters
+    ----------
+    email
+        the operator's email
+    project
+        the project
+    role
+        viewer, deployer or admin
+    store
+        the store URL, e.g. postgresql://hub@db/hub (default: STK_HUB_STORE, else SQLite)
+    data_dir
+        the Hub's data folder (default: STK_HUB_DATA_DIR, else the user data folder)
     """
     from santokit.hub.serve import grant
 

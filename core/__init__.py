@@ -3,9 +3,6 @@
 Nothing here imports a web framework, a database driver or an HTTP client.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("santokit")
-except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-    __version__ = "0.0.0"
+# The one place the version is written: pyproject.toml reads it (dynamic version), and a literal
+# costs nothing at start-up, where importlib.metadata cost `stk --version` 30 ms.
+__version__ = "0.1.0"

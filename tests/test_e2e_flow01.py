@@ -310,7 +310,9 @@ def test_logout_revokes_the_stored_session_even_with_stk_token_set(sandbox: Sand
     stored = json.loads((sandbox.repo.parent / "config" / "credentials.json").read_text())
     token = next(iter(stored["hubs"].values()))["token"]
     assert sandbox.stk("logout", env={"STK_TOKEN": "stkop_someone-else"}).code == 0
-    assert sandbox.stk("whoami", env={"STK_TOKEN": token}).code == 1  # revoked on the Hub
+    revoked = sandbox.stk("whoami", env={"STK_TOKEN": token})
+    assert revoked.code == 2  # revoked on the Hub: a configuration error, like not logged in
+    assert "stk login" in revoked.err
 
 
 def test_dry_run_of_every_step_reports_instead_of_failing(sandbox: Sandbox) -> None:

@@ -181,6 +181,10 @@ class ApplyRun:
         with self.hub.env_guard(self.project, self.env):
             applied = self._applied(targets)  # under the guard: an apply may just have ended
             moves = _moves(schema, applied)
+            carried = "release" in self.only and "permissions" not in self.only
+            if carried:
+                # before any DDL: a release with nothing to carry refuses the whole run
+                permissions = self._carried_permissions()
             if "release" in self.only:
                 out["drift"] = self._drift_gate(schema, targets, applied)
             if "schema" in self.only:
@@ -204,8 +208,7 @@ class ApplyRun:
                             detail={"ref": self.ref, "tables": tables},
                         )
             if "release" in self.only:
-                if "permissions" not in self.only:
-                    permissions = self._carried_permissions()
+                if carried:
                     out["permissionsCarried"] = True
                 out.update(self._release_step(schema, permissions, targets, applied, moves))
         if self.refusals:

@@ -135,6 +135,50 @@ def test_schema_alone_is_applied_unless_it_strands_the_current_release(
     assert api.get(f"{base}/releases/current").json()["releaseId"] == first["releaseId"]
 
 
+def test_schema_and_release_with_no_release_to_carry_changes_nothing(
+    hub: HubProcess, pg_admin_url: str
+) -> None:
+    """``--only schema,release`` on an env with no release is refused before any DDL runs
+    (found by the state machine below: the refusal used to come after the schema step)."""
+    token = httpx.post(
+        f"{hub.url}/v1/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
+    ).json()["token"]
+    api = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    project = f"p{secrets.token_hex(5)}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{project}"'.encode())
+    url = with_database(pg_admin_url, project)
+    assert api.post("/v1/projects", json={"name": project}).is_success
+    assert api.post(f"/v1/projects/{project}/envs", json={"name": "prod"}).is_success
+    base = f"/v1/projects/{project}/envs/prod"
+    assert api.put(f"{base}/connections/main", json={"engine": "postgres", "dbUrl": url}).is_success
+    for dry in (True, False):
+        r = api.post(
+            f"{base}/apply",
+            json={
+                "ref": "a",
+                "dryRun": dry,
+                "only": ["schema", "release"],
+                "snapshot": snapshot(0),
+            },
+        )
+        assert r.status_code == 409, r.text
+        assert "has no release yet" in r.json()["error"]["message"]
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'public'"
+        ).fetchall()
+    assert tables == []
+    assert api.get(f"{base}/releases/current").status_code == 404
+    # the step the message names makes the release
+    r = api.post(
+        f"{base}/apply",
+        json={"ref": "a", "only": ["schema", "permissions", "release"], "snapshot": snapshot(0)},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["releaseId"]
+
+
 def test_pointers_always_name_a_servable_release(hub: HubProcess, pg_admin_url: str) -> None:
     token = httpx.post(
         f"{hub.url}/v1/auth/login", json={"email": "ops@example.com", "password": PASSWORD}

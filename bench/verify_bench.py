@@ -216,7 +216,8 @@ def login_storm(
         f" statuses {dict(sorted(statuses.items()))}"
     )
     print(
-        f"  verify under storm / quiet: {steady / quiet:.2f} throttled, {first / quiet:.2f} "
+        f"  verify under storm / quiet: {steady / quiet:.2f} "
+        f"{'throttled' if throttle else 'unthrottled'}, {first / quiet:.2f} "
         "while it starts   target: >= 0.70"
     )
 

@@ -6,10 +6,13 @@ Every test gets a database of its own; hypothesis examples get a schema of their
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,17 +28,21 @@ def with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     """A superuser URL on a server this test session may create databases on."""
     given = os.environ.get("STK_TEST_DATABASE_URL")
     if given:
         yield given
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg")).start()
+    # outside pytest's numbered temp dirs: those rotate, and another pytest session on the same
+    # machine must never delete a data directory this session's server still runs on
+    root = Path(tempfile.mkdtemp(prefix="stk-test-pg-"))
+    server = EmbeddedPostgres(root).start()
     try:
         yield server.url()
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -81,7 +81,8 @@ def apikey_list(
                 Column("keyId"),
                 Column("name"),
                 Column("roles"),
-                Column("status", drop=1),
+                # never dropped: active or revoked is what Flow 02's list is read for
+                Column("status"),
                 Column("createdAt", drop=3),
                 Column("lastUsedAt", drop=2),
             ],

@@ -256,7 +256,10 @@ class ApplyRun:
                 # names that command only for repairs it really applies
                 plan = engine.plan(url, declared, before, self.hub.rules(), schema=db_schema)
                 found = [_with_repair(i, plan) for i in found]
-            items += [i.to_json(dry_run=self.dry_run) for i in found]
+            # the schema step whole (project, env, ref), so the way out works when pasted
+            step = f"stk apply --project {self.project} --env {self.env} --only schema"
+            step += f" --ref {self.ref}"
+            items += [i.to_json(dry_run=self.dry_run, schema_step=step) for i in found]
         if items:
             self._refuse(
                 DriftDetected(

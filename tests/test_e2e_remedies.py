@@ -125,8 +125,11 @@ def test_renames_and_drift_remedies_work(sandbox: Sandbox) -> None:
     assert "DRIFT_DETECTED" in drift.err
     assert "users.users_nickname_idx (index): dropped in the database by hand" in drift.out
     way = sql_after("way out 2:", drift.out)
-    assert "stk apply --only schema adds it back" in way
-    repaired = sandbox.ok("apply", "--only", "schema", "--ref", "v3")
+    assert "(it adds it back)" in way
+    # the command is printed whole (project, env, ref), so pasted as printed it runs
+    [command] = suggested(way)
+    assert command == "apply --project shop --env dev --only schema --ref v3".split(), way
+    repaired = sandbox.ok(*command)
     assert "+ create index users.users_nickname_idx (drift repair)" in repaired.out
     sandbox.ok("apply", "--ref", "v3")
 

@@ -102,6 +102,10 @@ def test_pasted_next_steps_reach_a_release_and_login_works(tmp_path: Path) -> No
                 f"< .stk/dev/{name}.url" in steps
             )
         assert steps[-1] == "stk apply --ref dev"
+        # the README's quickstart lists exactly these steps (after its own activate-and-cd line)
+        readme = (Path(__file__).parent.parent / "README.md").read_text()
+        quickstart = readme.split("## Quickstart", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+        assert quickstart.splitlines()[1:] == steps[1:]
         login = dev.steps("To log in again", "Press Ctrl-C")
         assert login[0] == "stk logout"
         assert login[1].startswith("stk login --email")

@@ -53,16 +53,13 @@ class DriftItem:
             text += f" (the files declare {_yaml(self.declared)})"
         return text
 
-    def ways_out(
-        self, *, dry_run: bool = False, schema_step: str = "stk apply --only schema"
-    ) -> tuple[str, str]:
+    def ways_out(self, *, schema_step: str = "stk apply --only schema") -> tuple[str, str]:
         """The two ways out for this object: make the files say what the database has, or make
         the database say what the files declare. The second names ``schema_step`` (the caller
-        passes it whole, with project, env and ref, so it works when pasted) only for a repair
-        that command really applies; otherwise the SQL to run by hand."""
+        passes it whole, with project, env, ref and ``--dry-run`` if asked, so it works when
+        pasted) only for a repair that command really applies; otherwise the SQL to run by hand."""
         what = self.object.replace("_", " ")
         where = self.where
-        step = f"{schema_step} --dry-run" if dry_run else schema_step
         by_hand = "; ".join(self.repair_sql)
         if self.actual is None:
             yaml = f"remove {what} {where} from schema/*.yaml, then apply"
@@ -71,9 +68,9 @@ class DriftItem:
         else:
             yaml = f"change {what} {where} in schema/*.yaml to {_yaml(self.actual)}, then apply"
         if self.repair_safe and self.actual is None:
-            db = f"recreate {what} {where}: {step} (it adds it back), then apply"
+            db = f"recreate {what} {where}: {schema_step} (it adds it back), then apply"
         elif self.repair_safe:
-            db = f"restore {what} {where}: {step} (it repairs it), then apply"
+            db = f"restore {what} {where}: {schema_step} (it repairs it), then apply"
         elif self.repair_safe is False and by_hand and self.declared is None:
             db = (
                 f"drop {what} {where} from the database by hand (its data goes with it), then "
@@ -95,10 +92,8 @@ class DriftItem:
             )
         return yaml, db
 
-    def to_json(
-        self, *, dry_run: bool = False, schema_step: str = "stk apply --only schema"
-    ) -> dict[str, Any]:
-        yaml, db = self.ways_out(dry_run=dry_run, schema_step=schema_step)
+    def to_json(self, *, schema_step: str = "stk apply --only schema") -> dict[str, Any]:
+        yaml, db = self.ways_out(schema_step=schema_step)
         return {
             "connection": self.connection,
             "table": self.table,

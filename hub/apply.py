@@ -245,6 +245,10 @@ class ApplyRun:
         applied: dict[str, ConnectionSchema],
     ) -> list[dict[str, Any]]:
         items = []
+        # the schema step whole (project, env, ref), so the way out works when pasted
+        step = self._suggest(
+            f"stk apply --project {self.project} --env {self.env} --only schema --ref {self.ref}"
+        )
         for name, (url, db_schema, engine) in sorted(targets.items()):
             before = applied.get(name)
             declared = schema.connection(name)
@@ -256,10 +260,7 @@ class ApplyRun:
                 # names that command only for repairs it really applies
                 plan = engine.plan(url, declared, before, self.hub.rules(), schema=db_schema)
                 found = [_with_repair(i, plan) for i in found]
-            # the schema step whole (project, env, ref), so the way out works when pasted
-            step = f"stk apply --project {self.project} --env {self.env} --only schema"
-            step += f" --ref {self.ref}"
-            items += [i.to_json(dry_run=self.dry_run, schema_step=step) for i in found]
+            items += [i.to_json(schema_step=step) for i in found]
         if items:
             self._refuse(
                 DriftDetected(

@@ -27,7 +27,7 @@ def test_hand_dropped_object_is_removed_or_recreated() -> None:
     yaml, db = item.ways_out()
     assert yaml == "remove table users from schema/*.yaml, then apply"
     assert db == "recreate table users: stk apply --only schema (it adds it back), then apply"
-    _, dry = item.ways_out(dry_run=True)
+    _, dry = item.ways_out(schema_step="stk apply --only schema --dry-run")
     assert "stk apply --only schema --dry-run" in dry
 
 

@@ -105,24 +105,34 @@ def snapshot(schema: int, perms: int = 0) -> dict[str, Any]:
     }
 
 
+def operator_api(hub: HubProcess) -> httpx.Client:
+    """A client logged in as the test operator."""
+    token = httpx.post(
+        f"{hub.url}/v1/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
+    ).json()["token"]
+    return httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def one_env_project(api: httpx.Client, pg_admin_url: str, env: str) -> tuple[str, str]:
+    """A new project with ``env`` whose connection main is a new database: the env's API path
+    and the database's URL."""
+    project = f"p{secrets.token_hex(5)}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{project}"'.encode())
+    url = with_database(pg_admin_url, project)
+    assert api.post("/v1/projects", json={"name": project}).is_success
+    assert api.post(f"/v1/projects/{project}/envs", json={"name": env}).is_success
+    base = f"/v1/projects/{project}/envs/{env}"
+    assert api.put(f"{base}/connections/main", json={"engine": "postgres", "dbUrl": url}).is_success
+    return base, url
+
+
 def test_schema_alone_is_applied_unless_it_strands_the_current_release(
     hub: HubProcess, pg_admin_url: str
 ) -> None:
     """The gate both ways, on fixed inputs: additions pass, a changed default is refused."""
-    token = httpx.post(
-        f"{hub.url}/v1/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
-    ).json()["token"]
-    api = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    project = f"p{secrets.token_hex(5)}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{project}"'.encode())
-    assert api.post("/v1/projects", json={"name": project}).is_success
-    assert api.post(f"/v1/projects/{project}/envs", json={"name": "dev"}).is_success
-    base = f"/v1/projects/{project}/envs/dev"
-    assert api.put(
-        f"{base}/connections/main",
-        json={"engine": "postgres", "dbUrl": with_database(pg_admin_url, project)},
-    ).is_success
+    api = operator_api(hub)
+    base, _ = one_env_project(api, pg_admin_url, "dev")
     first = api.post(f"{base}/apply", json={"ref": "a", "snapshot": snapshot(1)}).json()
     for additive in (5, 6):
         r = api.post(
@@ -140,18 +150,8 @@ def test_schema_and_release_with_no_release_to_carry_changes_nothing(
 ) -> None:
     """``--only schema,release`` on an env with no release is refused before any DDL runs
     (found by the state machine below: the refusal used to come after the schema step)."""
-    token = httpx.post(
-        f"{hub.url}/v1/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
-    ).json()["token"]
-    api = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    project = f"p{secrets.token_hex(5)}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{project}"'.encode())
-    url = with_database(pg_admin_url, project)
-    assert api.post("/v1/projects", json={"name": project}).is_success
-    assert api.post(f"/v1/projects/{project}/envs", json={"name": "prod"}).is_success
-    base = f"/v1/projects/{project}/envs/prod"
-    assert api.put(f"{base}/connections/main", json={"engine": "postgres", "dbUrl": url}).is_success
+    api = operator_api(hub)
+    base, url = one_env_project(api, pg_admin_url, "prod")
     for dry in (True, False):
         r = api.post(
             f"{base}/apply",
@@ -180,10 +180,7 @@ def test_schema_and_release_with_no_release_to_carry_changes_nothing(
 
 
 def test_pointers_always_name_a_servable_release(hub: HubProcess, pg_admin_url: str) -> None:
-    token = httpx.post(
-        f"{hub.url}/v1/auth/login", json={"email": "ops@example.com", "password": PASSWORD}
-    ).json()["token"]
-    api = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    api = operator_api(hub)
     engine = PostgresEngine()
 
     class Releases(RuleBasedStateMachine):

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -86,10 +87,11 @@ def _validator() -> Draft202012Validator:
 def _explain(error: ValidationError) -> str:
     """One schema error in operator terms; the raw message would quote a 1 KB regex."""
     where = ".".join(str(p) for p in error.absolute_path) or "(root)"
+    schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "pattern":
-        if error.schema.get("x-stk-identifier"):
+        if schema.get("x-stk-identifier"):
             return f"{where}: {identifier_problem(error.instance)}"
-        expected = str(error.schema.get("description", "")).split(". ")[0]
+        expected = str(schema.get("description", "")).split(". ")[0]
         return f"{where}: {json.dumps(error.instance)} is not valid, expected {expected}"
     return f"{where}: {error.message}"
 
@@ -120,7 +122,7 @@ def load_context(start: Path) -> dict[str, str]:
     return {} if path is None else _read(path)
 
 
-def save_context(start: Path, updates: dict[str, str | None]) -> Path:
+def save_context(start: Path, updates: Mapping[str, str | None]) -> Path:
     """Merge ``updates`` (file keys; None removes a key) into the nearest context file.
 
     Without one, the file is created at the repo root: the nearest folder already holding

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, lru_cache
@@ -127,7 +127,7 @@ def _unwrap(node: Any) -> Any:
     """Descend through the grammar's single-child wrappers and parentheses."""
     while True:
         data = getattr(node, "data", None)
-        kids = getattr(node, "children", ())
+        kids: Sequence[Any] = getattr(node, "children", ())
         if (data in _PASS_THROUGH and len(kids) == 1) or data == "paren_expr":
             node = kids[0]
         else:
@@ -137,7 +137,7 @@ def _unwrap(node: Any) -> Any:
 def _refuse_shape(node: Any) -> Unsupported:
     """The reason for a node that is neither form, named the way the operator wrote it."""
     data = getattr(node, "data", None)
-    kids = getattr(node, "children", ())
+    kids: Sequence[Any] = getattr(node, "children", ())
     if data == "conditionalor":
         return Unsupported("'||' is not supported")
     if data == "conditionaland":
@@ -291,7 +291,7 @@ def parse_condition(text: str, columns: Mapping[str, str]) -> Condition:
 
 def _condition(tree: Any, columns: Mapping[str, str]) -> Condition:
     node = _unwrap(tree)
-    kids = getattr(node, "children", ())
+    kids: Sequence[Any] = getattr(node, "children", ())
     if getattr(node, "data", None) != "relation" or len(kids) != 2:
         raise _refuse_shape(node)
     if getattr(kids[0], "data", None) != "relation_eq":
@@ -324,8 +324,9 @@ def _condition(tree: Any, columns: Mapping[str, str]) -> Condition:
     raise Unsupported(str(other[1]))
 
 
-def _operand(node: Any) -> tuple[str, Any]:
-    """Classify one side of '==': ("resource", col) | ("sub", None) | ("literal", (t, v))."""
+def _operand(node: Any) -> tuple[Any, ...]:
+    """Classify one side of '==': ("resource", col) | ("sub", None) |
+    ("literal", (t, v), source text)."""
     literal = _literal(node)
     if literal is not None:
         return "literal", literal, str(_unwrap(node).children[0])

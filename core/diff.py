@@ -153,30 +153,26 @@ def _diff_table(d: Table, a: Table, p: Table | None) -> list[ch.Change]:
     return out
 
 
-_ORDER = {
-    cls.kind: rank
-    for rank, cls in enumerate(
-        [
-            ch.MoveTable,
-            ch.DropTable,
-            ch.ChangeId,
-            ch.DropForeignKey,
-            ch.DropIndex,
-            ch.DropUnique,
-            ch.DropColumn,
-            ch.AlterColumnType,
-            ch.CreateTable,
-            ch.AddColumn,
-            ch.DropNotNull,
-            ch.SetNotNull,
-            ch.DropDefault,
-            ch.SetDefault,
-            ch.AddUnique,
-            ch.CreateIndex,
-            ch.AddForeignKey,
-        ]
-    )
-}
+_ORDERED: tuple[type[ch.Change], ...] = (
+    ch.MoveTable,
+    ch.DropTable,
+    ch.ChangeId,
+    ch.DropForeignKey,
+    ch.DropIndex,
+    ch.DropUnique,
+    ch.DropColumn,
+    ch.AlterColumnType,
+    ch.CreateTable,
+    ch.AddColumn,
+    ch.DropNotNull,
+    ch.SetNotNull,
+    ch.DropDefault,
+    ch.SetDefault,
+    ch.AddUnique,
+    ch.CreateIndex,
+    ch.AddForeignKey,
+)
+_ORDER = {cls.kind: rank for rank, cls in enumerate(_ORDERED)}
 
 
 def order_changes(changes: Iterable[ch.Change]) -> list[ch.Change]:

@@ -86,7 +86,7 @@ def check_permissions(
     findings: list[Finding] = []
     data = doc.data if isinstance(doc.data, dict) else {}
     by_name = {t.name: (c, t) for c, t in schema.tables()}
-    tables = data.get("tables") if isinstance(data.get("tables"), dict) else {}
+    tables = t if isinstance(t := data.get("tables"), dict) else {}
     policies: list[TablePolicy] = []
     for name, ops in sorted(tables.items()):
         path: YamlPath = ("tables", name)

@@ -137,9 +137,9 @@ class _Builder:
                 src = _TableSource(
                     name, doc, path, data, conn if conn_ok else None, sound=sound, broken=broken
                 )
-                cols = data.get("columns") if isinstance(data.get("columns"), dict) else {}
+                cols = c if isinstance(c := data.get("columns"), dict) else {}
                 src.broken_columns = {c for c in cols if _under((*path, "columns", c), broken)}
-                idx = data.get("indexes") if isinstance(data.get("indexes"), list) else []
+                idx = i if isinstance(i := data.get("indexes"), list) else []
                 src.broken_indexes = {
                     i for i in range(len(idx)) if _under((*path, "indexes", i), broken)
                 }

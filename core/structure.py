@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jsonschema_rs
 
@@ -87,7 +87,8 @@ def _wrong_kind(error: ValidationError) -> bool:
         return False
     if error.validator == "type":
         return True
-    allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
+    value = cast(Any, error.validator_value)
+    allowed = value if error.validator == "enum" else [value]
     return error.validator in ("enum", "const") and _kind(error.instance) not in {
         _kind(v) for v in allowed
     }
@@ -117,7 +118,8 @@ def _message(error: ValidationError) -> tuple[str, bool]:
         return identifier_problem(error.instance) or "is not a valid name", on_key
     if "x-stk-message" in schema:
         return schema["x-stk-message"], on_key
-    kind, arg, inst = error.validator, error.validator_value, error.instance
+    # jsonschema types these as possibly unset; on a leaf error they are always set.
+    kind, arg, inst = error.validator, cast(Any, error.validator_value), cast(Any, error.instance)
     if kind == "type":
         wanted = " or ".join(
             _JSON_TYPES.get(t, t) for t in ([arg] if isinstance(arg, str) else arg)
@@ -152,7 +154,7 @@ def structural_findings(doc: YamlDocument, schema_name: str) -> list[Finding]:
         for error in _leaves(top):
             path: YamlPath = tuple(error.absolute_path)
             if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-                known = list(error.schema.get("properties", {}))
+                known = list(cast(dict[str, Any], error.schema).get("properties", {}))
                 for key in error.instance:
                     if key in known:
                         continue
@@ -164,7 +166,7 @@ def structural_findings(doc: YamlDocument, schema_name: str) -> list[Finding]:
                 continue
             message, on_key = _message(error)
             if on_key:
-                path = (*path, error.instance)
+                path = (*path, cast(str, error.instance))
             # A block mapping or list starts on the line after its key: point at the key.
             at_key = on_key or isinstance(error.instance, dict | list)
             found.append(doc.finding(path, message, key=at_key))

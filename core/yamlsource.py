@@ -62,7 +62,7 @@ def _int(text: str) -> int:
     return int(text, 10)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """libyaml's composer with a lean YAML 1.2 core-schema resolver and no path resolvers.
 
     libyaml calls back into Python to resolve every scalar; PyYAML's generic resolver follows

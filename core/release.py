@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
-from .errors import MalformedRelease
+from .errors import MalformedRelease, format_path
 from .ir import (
     ConnectionSchema,
     ItemType,
@@ -41,12 +41,12 @@ def _freeze(value: Json) -> Json:
     return value
 
 
-def thaw(value: Json) -> Json:
+def _thaw(value: Json) -> Json:
     """Plain JSON data (dicts and lists) from a frozen value, for serialisers."""
     if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
+        return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):
-        return [thaw(v) for v in value]
+        return [_thaw(v) for v in value]
     return value
 
 
@@ -89,12 +89,12 @@ class Release:
 
     @cached_property
     def permissions_digest(self) -> str:
-        return digest(thaw(self.permissions))
+        return digest(_thaw(self.permissions))
 
     # -- forms ---------------------------------------------------------------------------------
     def content(self) -> Json:
         """What the digest covers: the schema IR and the compiled permissions."""
-        return {"schema": self.schema.to_json(), "permissions": thaw(self.permissions)}
+        return {"schema": self.schema.to_json(), "permissions": _thaw(self.permissions)}
 
     def canonical_json(self) -> bytes:
         return canonical_json(self.content())
@@ -165,9 +165,8 @@ def _parse_schema(data: Json) -> Schema:
     for conn, body in conns.items():
         tables = body.get("tables") if isinstance(body, Mapping) else None
         if not isinstance(tables, Mapping):
-            raise MalformedRelease(
-                f"release content is malformed at schema.connections.{conn}.tables: not an object"
-            )
+            where = format_path(("schema", "connections", str(conn)[:60], "tables"))
+            raise MalformedRelease(f"release content is malformed at {where}: not an object")
         out.append(
             ConnectionSchema(conn, tuple(_parse_table(conn, n, t) for n, t in tables.items()))
         )
@@ -175,7 +174,8 @@ def _parse_schema(data: Json) -> Schema:
 
 
 def _parse_table(conn: str, name: str, data: Json) -> Table:
-    where = f"schema.connections.{conn}.tables.{name}"
+    parts = ("schema", "connections", str(conn)[:60], "tables", str(name)[:60])
+    where = format_path(parts)
     try:
         table = Table.from_json(name, data)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -186,7 +186,8 @@ def _parse_table(conn: str, name: str, data: Json) -> Table:
         for type_name in (column.type, *_item_types(items)):
             if type_name not in LOGICAL:
                 raise MalformedRelease(
-                    f"release content is malformed at {where}.columns.{column.name}: unknown "
+                    "release content is malformed at "
+                    f"{format_path((*parts, 'columns', str(column.name)[:60]))}: unknown "
                     f"logical type {str(type_name)[:40]!r}"
                 )
     return table

@@ -168,6 +168,11 @@ MALFORMED = [
         _bad(_set([*USERS, "columns", "tags", "items", "type"], "money")),
         "users.columns.tags: unknown logical type 'money'",
     ),
+    (
+        "a name with a newline stays on one line",
+        json.dumps({"schema": {"connections": {"a\nb": {}}}}),
+        'schema.connections["a\\nb"].tables: not an object',
+    ),
     ("permissions a list", _bad(_set(["permissions"], [])), "at permissions: not an object"),
     ("ref a number", _bad(_set(["ref"], 3)), "at ref: not a string"),
     ("wrong digest", _bad(_set(["digest"], "sha256:00")), "does not match its digest 'sha256:00'"),

@@ -18,7 +18,9 @@ from types import MappingProxyType
 
 from .errors import MalformedRelease, format_path
 from .ir import (
+    Column,
     ConnectionSchema,
+    IdColumn,
     ItemType,
     Json,
     Schema,
@@ -181,7 +183,8 @@ def _parse_table(conn: str, name: str, data: Json) -> Table:
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         what = f"missing {exc.args[0]!r}" if isinstance(exc, KeyError) else "wrong shape"
         raise MalformedRelease(f"release content is malformed at {where}: {what}") from None
-    for column in (table.id, *table.columns):
+    every: list[IdColumn | Column] = [table.id, *table.columns]
+    for column in every:
         items: ItemType | None = getattr(column, "items", None)
         for type_name in (column.type, *_item_types(items)):
             if type_name not in LOGICAL:

@@ -17,6 +17,8 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from .logical import LOGICAL
+
 MAX_LENGTH = 1024  # two names and a literal: far more than a supported form needs
 # CEL's escapes (cel-spec, "String and Bytes Values"); anything else after a backslash is invalid
 _VALID_ESCAPE = re.compile(
@@ -39,8 +41,6 @@ _OPERATORS = {
     "multiplication_div": "/",
     "multiplication_mod": "%",
 }
-INT_RANGE = {"int": (-(2**31), 2**31 - 1), "bigint": (-(2**63), 2**63 - 1)}
-STRING_COLUMN_TYPES = ("string",)
 
 
 class Unsupported(Exception):
@@ -226,43 +226,37 @@ def _short(value: object) -> str:
 
 def _fits(column: str, logical: str, cel_type: str, value: Any, text: str) -> Literal:
     """The literal as compiled for ``column``, or Unsupported when its type does not fit."""
-    hint = _LITERAL_HINT.get(logical)
+    kind = LOGICAL.get(logical)
+    hint = kind.condition_hint if kind else None
+    form = kind.condition if kind else None
     article = "an" if cel_type[0] in "aeiou" else "a"
     wrong = DoesNotFit(
         f"{article} {cel_type} literal does not fit column {column!r} ({logical}); "
         + (f"write {hint}" if hint else f"{logical} columns take no literal condition")
     )
-    if logical == "string" and cel_type == "string":
+    if form == "string" and cel_type == "string":
         return Literal(value)
-    if logical == "boolean" and cel_type == "bool":
+    if form == "bool" and cel_type == "bool":
         return Literal(value)
-    if logical in INT_RANGE and cel_type == "int":
-        low, high = INT_RANGE[logical]
+    if form == "int" and cel_type == "int":
+        assert kind is not None
+        assert kind.int_range is not None
+        low, high = kind.int_range
         if not low <= value <= high:
             raise DoesNotFit(f"{_short(value)} is out of range for column {column!r} ({logical})")
         return Literal(value)
-    if logical == "float" and cel_type in ("int", "float"):
+    if form == "float" and cel_type in ("int", "float"):
         try:
             return Literal(float(value))
         except OverflowError:
             raise DoesNotFit(
                 f"{_short(value)} is out of range for column {column!r} (float)"
             ) from None
-    if logical == "decimal" and cel_type in ("int", "float"):
+    if form == "decimal" and cel_type in ("int", "float"):
         # the digits as written, in plain notation, like a decimal default: a binary float
         # would match other rows
         return Literal(format(Decimal(text.lstrip("+")), "f"))
     raise wrong
-
-
-_LITERAL_HINT = {
-    "string": "a string literal ('draft')",
-    "boolean": "true or false",
-    "int": "an integer literal (42)",
-    "bigint": "an integer literal (42)",
-    "float": "a number literal (1.5)",
-    "decimal": "a number literal (1.5)",
-}
 
 
 def parse_condition(text: str, columns: Mapping[str, str]) -> Condition:
@@ -310,7 +304,8 @@ def _condition(tree: Any, columns: Mapping[str, str]) -> Condition:
         raise DoesNotFit(f"unknown column {column!r} (the table has {known})")
     logical = columns[column]
     if other[0] == "sub":
-        if logical not in STRING_COLUMN_TYPES:
+        kind = LOGICAL.get(logical)
+        if kind is None or not kind.owner:
             raise DoesNotFit(
                 f"request.auth.sub is a string; column {column!r} is {logical}, so the owner "
                 "rule needs a string column"

@@ -17,9 +17,8 @@ from decimal import Decimal
 from typing import Any, TypeGuard
 
 from .ir import Default, ItemType, canonical_json
+from .logical import LOGICAL
 
-INT_RANGE = (-(2**31), 2**31 - 1)
-BIGINT_RANGE = (-(2**63), 2**63 - 1)
 _DECIMAL_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE]([+-]?\d+))?")
 # What Postgres ``numeric`` holds: 131,072 digits before the point, 16,383 after.
 NUMERIC_BEFORE = 131_072
@@ -58,8 +57,11 @@ def _article(type_name: str) -> str:
     return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
 
 
-def _integer(value: Any, bounds: tuple[int, int], type_name: str) -> int:
-    if isinstance(value, str) and type_name == "bigint" and re.fullmatch(r"[+-]?\d+", value):
+def _integer(value: Any, type_name: str) -> int:
+    logical = LOGICAL[type_name]
+    bounds = logical.int_range
+    assert bounds is not None
+    if isinstance(value, str) and logical.default_as_string and re.fullmatch(r"[+-]?\d+", value):
         value = int(value)
     if not _is_int(value):
         raise DefaultError(
@@ -170,10 +172,11 @@ def _json(value: Any) -> Default:
 
 
 def _item_ok(item: ItemType, value: Any) -> bool:
-    if item.type == "array":
+    logical = LOGICAL[item.type]
+    if logical.items:
         assert item.items is not None
         return isinstance(value, list) and all(_item_ok(item.items, v) for v in value)
-    if item.type == "json":
+    if logical.default == "json":
         return True
     try:
         _scalar(item.type, value, None)
@@ -183,15 +186,16 @@ def _item_ok(item: ItemType, value: Any) -> bool:
 
 
 def _scalar(type_name: str, value: Any, written: str | None) -> str | int | float | bool:
-    match type_name:
+    logical = LOGICAL.get(type_name)
+    match logical.default if logical else None:
         case "timestamp":
             return _timestamp(value)
-        case "string" | "file":
+        case "text":
             return _text(value, type_name)
         case "int":
-            return _integer(value, INT_RANGE, "int")
-        case "bigint":
-            return str(_integer(value, BIGINT_RANGE, "bigint"))  # JSON form of bigint: a string
+            assert logical is not None
+            number = _integer(value, type_name)
+            return str(number) if logical.default_as_string else number  # bigint: JSON-safe
         case "float":
             return _float(value)
         case "decimal":
@@ -216,13 +220,16 @@ def normalize_default(
     """
     if value is None:
         return None
-    if type_name == "timestamp" and value == "now":
+    logical = LOGICAL.get(type_name)
+    if logical is None:
+        raise DefaultError(f"unknown type {type_name!r}")  # pragma: no cover
+    if logical.default_now and value == "now":
         return Default.now()
-    if value == "now" and type_name not in ("string", "file", "json"):
+    if value == "now" and logical.default not in ("text", "json"):  # there "now" is a value
         raise DefaultError("default now is only for timestamp columns")
-    if type_name == "json":
+    if logical.default == "json" and not logical.items:
         return _json(value)
-    if type_name == "array":
+    if logical.items:
         assert items is not None
         if not _item_ok(ItemType("array", items), value):
             raise DefaultError(f"default of an array column must be a list of {_item_name(items)}")

@@ -159,3 +159,10 @@ class NotConverged(SantokitError):
     """After applying, the database still differs from the declaration: a Santokit bug."""
 
     code = "INTERNAL_ERROR"
+
+
+class MalformedRelease(SantokitError):
+    """Release content that does not parse as a release (a corrupt row, a truncated download):
+    never served or enforced as if it were one. Its message names the first bad part."""
+
+    code = "INTERNAL_ERROR"

@@ -15,20 +15,6 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
-LOGICAL_TYPES = (
-    "string",
-    "int",
-    "bigint",
-    "float",
-    "decimal",
-    "boolean",
-    "json",
-    "timestamp",
-    "bytes",
-    "file",
-    "array",
-)
-SCALAR_ITEM_TYPES = tuple(t for t in LOGICAL_TYPES if t not in ("file", "array"))
 STRING_ID_GENERATORS = ("ulid", "nanoid", "uuid_v4", "uuid_v7")
 ID_GENERATORS = (*STRING_ID_GENERATORS, "auto_increment", "client")
 REFERENTIAL_ACTIONS = ("restrict", "no_action", "cascade", "set_null", "set_default")

@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, get, post
 
 from santokit.core import apikeys
+from santokit.core.release import Release
 
 from .deps import HubDep, OperatorDep
 from .errors import ApiError, request_id
@@ -44,13 +45,14 @@ def known_roles(tx: Any, project: str, env: str) -> list[str] | None:
     """The roles some rule of the env's current release names; None when it has no release.
 
     Read from the compiled ``policy`` artifact, the one every release carries (permissions.md
-    §4); the end-user roles are left out, since no key may hold them.
+    §4; none in a release made before compilation); the end-user roles are left out, since no
+    key may hold them.
     """
     pointer = tx.pointer(project, env)
     row = tx.release(project, pointer["release_id"]) if pointer else None
     if row is None:
         return None
-    policy = (json.loads(row["snapshot"]).get("permissions") or {}).get("policy") or {}
+    policy = Release.from_json(row["snapshot"]).policy or {}
     named = {
         role
         for entry in policy.get("tables", {}).values()

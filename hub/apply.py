@@ -25,6 +25,7 @@ from santokit.core.errors import (
 from santokit.core.ir import ConnectionSchema, Schema, digest
 from santokit.core.permissions import Policy
 from santokit.core.planning import ConnectionPlan
+from santokit.core.release import Release
 from santokit.core.validation import Snapshot, validate_snapshot
 
 from .errors import ApiError
@@ -371,7 +372,7 @@ class ApplyRun:
                 )
             )
             return None
-        return json.loads(row["snapshot"]).get("permissions")
+        return Release.from_json(row["snapshot"]).permissions
 
     def _keep_current_servable(self, schema: Schema) -> None:
         """A schema applied without a release must leave the env's current release able to run
@@ -381,7 +382,7 @@ class ApplyRun:
             row = tx.release(self.project, pointer["release_id"]) if pointer else None
         if row is None:
             return
-        current = Schema.from_json(json.loads(row["snapshot"])["schema"])
+        current = Release.from_json(row["snapshot"]).schema
         problems = []
         for conn in current.connections:
             declared = schema.connection(conn.name)
@@ -422,8 +423,8 @@ class ApplyRun:
                 f"{self.project} --env {self.env} --ref {self.ref}",
                 details=pending,
             )
-        content = {"schema": schema.to_json(), "permissions": permissions}
-        release_digest = digest(content)
+        release = Release.build(schema, permissions, self.ref)
+        release_digest = release.digest
         if self.dry_run:
             with self.hub.store.tx() as tx:
                 existing = tx.release_by_digest(self.project, release_digest)
@@ -436,26 +437,26 @@ class ApplyRun:
                 }
             }
         try:
-            return self._publish(schema, content, release_digest, targets)
+            return self._publish(release, targets)
         except Conflict:  # the same content was released concurrently: reuse it
-            return self._publish(schema, content, release_digest, targets)
+            return self._publish(release, targets)
 
     def _publish(
-        self,
-        schema: Schema,
-        content: dict[str, Any],
-        release_digest: str,
-        targets: dict[str, tuple[str, str, Any]],
+        self, release: Release, targets: dict[str, tuple[str, str, Any]]
     ) -> dict[str, Any]:
         """Create or reuse the release, move the pointer, record the applied schemas: one
         store transaction, audited."""
+        schema, release_digest = release.schema, release.digest
         with self.hub.store.tx() as tx:
             existing = tx.release_by_digest(self.project, release_digest)
             reused = existing is not None
             if existing is None:
-                snapshot = json.dumps({**content, "ref": self.ref}, sort_keys=True)
                 existing = tx.insert_release(
-                    self.project, release_digest, self.ref, self.operator.email, snapshot
+                    self.project,
+                    release_digest,
+                    self.ref,
+                    self.operator.email,
+                    release.to_snapshot(),
                 )
             current = tx.pointer(self.project, self.env)
             moved = current is None or current["release_id"] != existing["release_id"]

@@ -24,6 +24,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Response
 
 from santokit.core import apikeys
+from santokit.core.release import Release
 
 from .deps import HubDep
 from .errors import ApiError
@@ -102,8 +103,9 @@ def current_release(
 
 @get("/releases/{release_id:str}", sync_to_thread=True)
 def release(release_id: str, hub: HubDep, request: Request[Any, Any, Any]) -> Response[Any]:
-    """The whole release: every key of its stored snapshot (schema IR, permissions, and what
-    later versions add), with its metadata. Immutable: cacheable forever, ETag = digest."""
+    """The whole release (``Release.to_json``: schema IR, compiled permissions, ref) with its
+    metadata, which the Bridge reads back with ``Release.from_json`` (the ``digest`` key lets it
+    check the content). Immutable: cacheable forever, ETag = digest."""
     with hub.store.tx() as tx:
         row = tx.release_by_id(release_id)
     if row is None:
@@ -112,7 +114,7 @@ def release(release_id: str, hub: HubDep, request: Request[Any, Any, Any]) -> Re
     if _fresh(request, etag):
         return _not_modified(etag, IMMUTABLE)
     body = {
-        **json.loads(row["snapshot"]),
+        **Release.from_json(row["snapshot"]).to_json(),
         "releaseId": row["release_id"],
         "project": row["project"],
         "digest": row["digest"],

@@ -8,12 +8,15 @@ RELEASE_INCOMPATIBLE with every difference, and the pointer stays where it was.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from santokit.core.compat import after_apply
 from santokit.core.drift import drift_items
-from santokit.core.ir import ConnectionSchema, Schema, digest
+from santokit.core.ir import ConnectionSchema, Schema
+from santokit.core.logical import LOGICAL
 from santokit.core.permissions import OPS, column_types
+from santokit.core.release import Release
 
 from .errors import ApiError
 from .ownership import applied_schemas
@@ -23,16 +26,15 @@ MOVE_WAIT_S = 30.0
 ROLLBACK_CANDIDATES = 10  # earlier releases checked for one the database can still serve
 
 
-def _condition_text(condition: dict[str, Any] | None, types: dict[str, str]) -> str | None:
-    """The condition as CEL again; a decimal literal is kept as text in the policy but is
-    written as a number."""
+def _condition_text(condition: Mapping[str, Any] | None, types: dict[str, str]) -> str | None:
+    """The condition as CEL again, each literal as its column's type writes it."""
     if condition is None:
         return None
     value = condition["value"]
     if "authSub" in value:
         right = "request.auth.sub"
-    elif types.get(condition["column"]) == "decimal":
-        right = str(value["literal"])
+    elif (kind := LOGICAL.get(types.get(condition["column"], ""))) is not None:
+        right = kind.condition_literal_cel(value["literal"])
     else:
         right = json.dumps(value["literal"], ensure_ascii=False)
     return f"{condition['column']} == {right}"
@@ -40,7 +42,7 @@ def _condition_text(condition: dict[str, Any] | None, types: dict[str, str]) -> 
 
 def policy_summary(schema: Schema, compiled: Any) -> dict[str, Any]:
     """Per table and op, each rule's roles, condition and columns (``*`` when all of them)."""
-    if not isinstance(compiled, dict):
+    if not isinstance(compiled, Mapping):
         return {}
     types = {t.name: column_types(t) for _, t in schema.tables()}
     out: dict[str, Any] = {}
@@ -50,11 +52,11 @@ def policy_summary(schema: Schema, compiled: Any) -> dict[str, Any]:
             "ops": {
                 op: [
                     {
-                        "roles": rule["roles"],
+                        "roles": list(rule["roles"]),
                         "condition": _condition_text(rule["condition"], types.get(table, {})),
                         "columns": "*"
                         if set(rule["columns"]) == set(types.get(table, {}))
-                        else rule["columns"],
+                        else list(rule["columns"]),
                     }
                     for rule in rules
                 ]
@@ -65,11 +67,8 @@ def policy_summary(schema: Schema, compiled: Any) -> dict[str, Any]:
 
 
 def release_summary(hub: Hub, project: str, row: dict[str, Any]) -> dict[str, Any]:
-    snapshot = json.loads(row["snapshot"])
-    schema = Schema.from_json(snapshot["schema"])
-    permissions = snapshot.get("permissions") or {}
-    if "policy" not in permissions:  # a release made before permissions were compiled
-        permissions = {}
+    release = Release.from_json(row["snapshot"])
+    schema = release.schema
     with hub.store.tx() as tx:
         envs = tx.envs_pointing_at(project, row["release_id"])
     return {
@@ -79,9 +78,9 @@ def release_summary(hub: Hub, project: str, row: dict[str, Any]) -> dict[str, An
         "createdAt": row["created_at"],
         "createdBy": row["created_by"],
         "tables": {c.name: [t.name for t in c.tables] for c in schema.connections},
-        "permissionsDigest": digest(snapshot.get("permissions")),
-        "policy": policy_summary(schema, permissions.get("policy")),
-        "artifacts": sorted(permissions),
+        "permissionsDigest": release.permissions_digest,
+        "policy": policy_summary(schema, release.policy),
+        "artifacts": sorted(release.artifacts),
         "currentIn": envs,
     }
 
@@ -95,7 +94,7 @@ def load_release(hub: Hub, project: str, release_id: str) -> dict[str, Any]:
 
 
 def _schema_of(release: dict[str, Any]) -> Schema:
-    return Schema.from_json(json.loads(release["snapshot"])["schema"])
+    return Release.from_json(release["snapshot"]).schema
 
 
 def gate(

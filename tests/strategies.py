@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from santokit.core import naming
 from santokit.core.identifiers import identifier_problem
 from santokit.core.ir import (
-    SCALAR_ITEM_TYPES,
     STRING_ID_GENERATORS,
     Column,
     ConnectionSchema,
@@ -29,6 +28,7 @@ from santokit.core.ir import (
     Schema,
     Table,
 )
+from santokit.core.logical import LOGICAL_TYPES, SCALAR_ITEM_TYPES
 from santokit.core.yamlsource import _Loader as SantokitYamlLoader
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
@@ -118,7 +118,7 @@ def defaults(type_name: str, items: ItemType | None) -> st.SearchStrategy[Defaul
 
 @st.composite
 def columns(draw: st.DrawFn, name: str) -> Column:
-    type_name = draw(st.sampled_from(["array", "file", *SCALAR_ITEM_TYPES]))
+    type_name = draw(st.sampled_from(LOGICAL_TYPES))
     items = draw(item_types()) if type_name == "array" else None
     file = (
         FileSpec(draw(names), draw(st.sampled_from(["preserve", "cascade"])))

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from santokit.core import apikeys
+from santokit.core.release import Release
 
 from .conftest import run_stk
 from .e2e import BRIDGE_TOKENS, PASSWORD, HubProcess, Run, Sandbox
@@ -346,6 +347,8 @@ def test_bridge_routes(sandbox: Sandbox) -> None:
     assert set(body["schema"]["connections"]) == {"main", "analytics"}
     assert "immutable" in full.headers["cache-control"]
     assert full.headers["etag"] == f'"{body["digest"]}"'
+    # what the Bridge will do with it: the one parser, which checks the digest it names
+    assert Release.from_json(full.content).digest == body["digest"]
     cached = httpx.get(
         f"{hub}/internal/releases/{rel1}", headers={**BRIDGE, "If-None-Match": full.headers["etag"]}
     )

@@ -29,7 +29,10 @@ from santokit.core.ir import (
     Index,
     Table,
 )
+from santokit.core.logical import LOGICAL
 from santokit.core.perf import gc_paused
+
+from .types import LOGICAL_OF
 
 COLUMNS_SQL = """
 select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
@@ -81,17 +84,6 @@ order by t.relname, i.relname
 
 QUERIES = (COLUMNS_SQL, CONSTRAINTS_SQL, INDEXES_SQL)
 
-LOGICAL = {
-    "text": ("string", "file"),
-    "integer": ("int",),
-    "bigint": ("bigint",),
-    "double precision": ("float",),
-    "numeric": ("decimal",),
-    "boolean": ("boolean",),
-    "jsonb": ("json", "array"),
-    "timestamp with time zone": ("timestamp",),
-    "bytea": ("bytes",),
-}
 ACTIONS = {"a": "no_action", "r": "restrict", "c": "cascade", "n": "set_null", "d": "set_default"}
 
 _CAST = re.compile(r"^'((?:[^']|'')*)'::([a-z ]+)$", re.DOTALL)
@@ -117,16 +109,19 @@ def parse_default(expr: str | None, type_name: str) -> Default | None:
     """The IR default for a stored default expression of a column of logical ``type_name``."""
     if expr is None:
         return None
-    if expr in ("now()", "CURRENT_TIMESTAMP") and type_name == "timestamp":
+    logical = LOGICAL.get(type_name)
+    if logical is None:  # a pg:<type> column: no default of ours
+        raise UnknownDefault(expr)
+    if expr in ("now()", "CURRENT_TIMESTAMP") and logical.default_now:
         return Default.now()
     text = _literal_text(expr)
-    match type_name:
-        case "string" | "file":
+    match logical.default:
+        case "text":
             return Default("literal", text)
+        case "int" if logical.default_as_string:
+            return Default("literal", str(int(text)))  # bigint's JSON form, as the IR keeps it
         case "int":
             return Default("literal", int(text))
-        case "bigint":
-            return Default("literal", str(int(text)))  # bigint's JSON form, as the IR keeps it
         case "float":
             return Default("literal", float(text) + 0.0)
         case "decimal":
@@ -139,13 +134,13 @@ def parse_default(expr: str | None, type_name: str) -> Default | None:
         case "bytes":
             raw = bytes.fromhex(text[2:]) if text.startswith("\\x") else text.encode()
             return Default("literal", base64.b64encode(raw).decode("ascii"))
-        case "json" | "array":
+        case "json":
             return Default.json_value(json.loads(text))
     raise UnknownDefault(expr)
 
 
 def _lift(pg_type: str, hint: Column | None) -> str:
-    candidates = LOGICAL.get(pg_type)
+    candidates = LOGICAL_OF.get(pg_type)
     if not candidates:
         return f"pg:{pg_type}"
     if hint is not None and hint.type in candidates:
@@ -163,13 +158,14 @@ def _column(
     except (UnknownDefault, ValueError):
         # Not a literal we write: keep the raw expression so it differs from any declaration.
         default = Default("literal", f"pg:{expr}")
+    kind = LOGICAL.get(logical)
     return Column(
         name=name,
         type=logical,
         nullable=not notnull,
         default=default,
-        items=hint.items if same and logical == "array" else None,
-        file=hint.file if same and logical == "file" else None,
+        items=hint.items if same and kind and kind.items else None,
+        file=hint.file if same and kind and kind.file else None,
     )
 
 

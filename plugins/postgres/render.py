@@ -7,20 +7,11 @@ import base64
 from santokit.core import changes as ch
 from santokit.core import naming
 from santokit.core.ir import Column, Default, ForeignKey, IdColumn, Index, Table
+from santokit.core.logical import LOGICAL
 
-PG_TYPES = {
-    "string": "text",
-    "file": "text",
-    "int": "integer",
-    "bigint": "bigint",
-    "float": "double precision",
-    "decimal": "numeric",
-    "boolean": "boolean",
-    "json": "jsonb",
-    "array": "jsonb",
-    "timestamp": "timestamp with time zone",
-    "bytes": "bytea",
-}
+from .types import PG_TYPES
+
+__all__ = ["PG_TYPES", "default_sql", "render"]
 ACTIONS = {
     "restrict": "RESTRICT",
     "no_action": "NO ACTION",
@@ -50,10 +41,11 @@ def default_sql(default: Default, type_name: str) -> str:
         assert isinstance(default.value, str)
         return f"{literal(default.value)}::jsonb"
     value = default.value
-    match type_name:
+    logical = LOGICAL.get(type_name)
+    match logical.default if logical else None:
         case "boolean":
             return "true" if value else "false"
-        case "int" | "bigint":
+        case "int":
             return str(value)
         case "float":
             return f"{literal(repr(float(value)))}::double precision"  # type: ignore[arg-type]

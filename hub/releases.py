@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from santokit.core.compat import after_apply
+from santokit.core.contracts import Engine
 from santokit.core.drift import drift_items
 from santokit.core.ir import ConnectionSchema, Schema, digest
 from santokit.core.permissions import OPS, column_types
@@ -121,7 +122,7 @@ def gate(
     problems: list[str] = []
     unregistered: list[str] = []
     drifted = False
-    incompatible: list[tuple[Any, str, str, ConnectionSchema]] = []
+    incompatible: list[tuple[Engine, str, str, ConnectionSchema]] = []
     for conn in schema.connections:
         if conn.name not in targets:
             problems.append(f"connection {conn.name} is not registered in env {env}")
@@ -144,7 +145,8 @@ def gate(
         return
     if unregistered:
         remedy = "register " + " and ".join(
-            f"stk connections set --project {project} --env {env} --name {n} --engine postgres "
+            f"stk connections set --project {project} --env {env} --name {n} "
+            f"--engine {hub.engine_option()} "
             "--db-url -"
             for n in unregistered
         )

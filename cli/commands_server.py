@@ -129,7 +129,8 @@ def dev(
     Example: stk dev --port 8420
     """
     from santokit.core.validation import find_root
-    from santokit.hub.dev import run_dev
+
+    from .dev import run_dev
 
     root = dir.resolve() if dir else find_root(Path.cwd())
 

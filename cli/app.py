@@ -24,7 +24,7 @@ from .errors import HubError, HubUnreachable, TokenRefused
 if TYPE_CHECKING:
     from cyclopts import App
 
-# cyclopts quotes a mistyped value back (`--limit postgresql://app:pw@db/app`): never a password
+# cyclopts quotes a mistyped value back (`--limit db://app:pw@db/app`): never a password
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
 HELP = "Santokit operator CLI: validate, plan and release your declared schema and permissions."
 

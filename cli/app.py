@@ -15,7 +15,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 from santokit.core import __version__
-from santokit.core.errors import SantokitError, UsageError
+from santokit.core.errors import PluginError, SantokitError, UsageError
 from santokit.core.redact import redact_url
 
 from . import output
@@ -24,7 +24,7 @@ from .errors import HubError, HubUnreachable, TokenRefused
 if TYPE_CHECKING:
     from cyclopts import App
 
-# cyclopts quotes a mistyped value back (`--limit postgresql://app:pw@db/app`): never a password
+# cyclopts quotes a mistyped value back (`--limit db://app:pw@db/app`): never a password
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
 HELP = "Santokit operator CLI: validate, plan and release your declared schema and permissions."
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             message = _URL.sub(lambda m: redact_url(m[0]), " ".join(str(exc).split()))
             message = message or type(exc).__name__
             return _fail(args, message, "USAGE_ERROR", 2)
-    except UsageError as exc:
+    except (UsageError, PluginError) as exc:  # a usage or a configuration error: exit 2
         return _fail(args, exc.message, exc.code, 2)
     except HubError as exc:  # a refused token is fixed like a missing one: stk login, exit 2
         return _fail(

@@ -264,11 +264,11 @@ def _conn_name(name: str | None) -> str:
 def connections_set(
     *,
     name: str | None = None,
-    engine: str = "postgres",
+    engine: str | None = None,
     db_url: Annotated[
         str, Parameter(help="the URL, or - to read it from stdin", allow_leading_hyphen=True)
     ],
-    schema: str = "public",
+    schema: str | None = None,
     project: ProjectOpt = None,
     env: EnvOpt = None,
     hub: HubOpt = None,
@@ -276,23 +276,25 @@ def connections_set(
 ) -> int:
     """Register (or replace) a database connection; the URL is stored encrypted.
 
-    Example: stk connections set --name main --engine postgres --db-url -
+    Example: stk connections set --name main --db-url -
 
     Parameters
     ----------
     name
         the connection's name, as schema/*.yaml names it (default: the context's connection)
     engine
-        the database engine
+        the database engine (default: the Hub's one engine; stk plugins lists them)
     schema
-        the database schema the tables live in
+        the database schema the tables live in (default: the engine's default namespace)
     """
     proj, env_name = target(project, env)
     conn = _conn_name(name)
     url = sys.stdin.readline().strip() if db_url == "-" else db_url
     row = client(hub).put(
         f"/v1/projects/{proj}/envs/{env_name}/connections/{conn}",
-        {"engine": engine, "dbUrl": url, "schema": schema},
+        {"dbUrl": url}
+        | ({"engine": engine} if engine is not None else {})
+        | ({"schema": schema} if schema is not None else {}),
     )
     if json:
         output.emit_json(row)  # the URL redacted, as the Hub returns it
@@ -325,9 +327,7 @@ def connections_test(
     if json:
         output.emit_json(result)
     else:
-        output.line(
-            f"ok: {conn} reached (PostgreSQL {result['serverVersion']}, {result['latencyMs']} ms)"
-        )
+        output.line(f"ok: {conn} reached ({result['server']}, {result['latencyMs']} ms)")
     return 0
 
 

@@ -27,7 +27,7 @@ def hub_serve(
     Settings may also come from STK_HUB_STORE, STK_HUB_DATA_DIR and STK_HUB_MASTER_KEY;
     STK_BRIDGE_TOKENS (comma-separated) are the service tokens the Bridge calls /internal with.
 
-    Example: stk hub serve --port 8420 --store postgresql://hub@db/hub
+    Example: stk hub serve --port 8420 --store sqlite:////srv/hub/hub.db
 
     Parameters
     ----------
@@ -36,7 +36,7 @@ def hub_serve(
     port
         the port to listen on
     store
-        the store URL, e.g. postgresql://hub@db/hub (default: STK_HUB_STORE, else SQLite)
+        the store URL, e.g. sqlite:////srv/hub/hub.db (default: STK_HUB_STORE, else SQLite)
     data_dir
         the Hub's data folder (default: STK_HUB_DATA_DIR, else the user data folder)
     """
@@ -65,7 +65,7 @@ def hub_create_operator(
     password_stdin
         read the password from the first line of stdin instead of a prompt
     store
-        the store URL, e.g. postgresql://hub@db/hub (default: STK_HUB_STORE, else SQLite)
+        the store URL, e.g. sqlite:////srv/hub/hub.db (default: STK_HUB_STORE, else SQLite)
     data_dir
         the Hub's data folder (default: STK_HUB_DATA_DIR, else the user data folder)
     """
@@ -103,7 +103,7 @@ def hub_grant(
     role
         viewer, deployer or admin
     store
-        the store URL, e.g. postgresql://hub@db/hub (default: STK_HUB_STORE, else SQLite)
+        the store URL, e.g. sqlite:////srv/hub/hub.db (default: STK_HUB_STORE, else SQLite)
     data_dir
         the Hub's data folder (default: STK_HUB_DATA_DIR, else the user data folder)
     """
@@ -129,7 +129,8 @@ def dev(
     Example: stk dev --port 8420
     """
     from santokit.core.validation import find_root
-    from santokit.hub.dev import run_dev
+
+    from .dev import run_dev
 
     root = dir.resolve() if dir else find_root(Path.cwd())
 

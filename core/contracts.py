@@ -1,9 +1,17 @@
-"""Typed shapes of what plugins return through the hooks in ``hookspecs``."""
+"""Typed shapes of what plugins return through the hooks in ``hookspecs``.
+
+These protocols are the whole contract between the Hub (and, next, the Bridge) and a plugin: the
+Hub calls nothing on an engine or a store that is not declared here, and ``core.plugins`` checks
+every object a hook returns against its protocol when the plugins are collected, so a plugin
+that misses a method fails at start naming itself, not on the first request that needs it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from .changes import Change
@@ -12,7 +20,7 @@ from .permissions import Policy
 
 if TYPE_CHECKING:  # planning imports this module's rule types
     from .drift import DriftItem
-    from .planning import ConnectionPlan
+    from .planning import ConnectionPlan, PlannedChange
 
 
 @dataclass(frozen=True)
@@ -120,20 +128,66 @@ class AppliedRecord:
         return self.schema.fingerprint
 
 
+@dataclass(frozen=True)
+class ConnectionTest:
+    """A database that answered a connection test: its version and how long the round took.
+
+    ``server`` is the engine's label for the server (``PostgreSQL 16.4``): what the CLI prints,
+    so no client needs to know which engine it talks to.
+    """
+
+    server_version: str
+    latency_ms: float
+    server: str
+    ok: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "serverVersion": self.server_version,
+            "server": self.server,
+            "latencyMs": round(self.latency_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """A committed apply of one connection: the plan that ran (empty when there was nothing to
+    do), the changes applied, and how long it took."""
+
+    plan: ConnectionPlan
+    applied: tuple[PlannedChange, ...] = field(default_factory=tuple)
+    duration_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.plan.to_json(),
+            "applied": [c.to_json() for c in self.applied],
+            "durationMs": round(self.duration_ms, 1),
+        }
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A database engine (``santokit_engines``): everything the Hub calls on one, and nothing
     more. Every method takes a connection URL (never logged, never echoed) and IR values, and
-    raises ``santokit.core.errors`` exceptions with one-line, secret-free messages."""
+    raises ``santokit.core.errors`` exceptions with one-line, secret-free messages.
 
-    name: str
+    ``schema`` is always the namespace the connection was registered with (its default is the
+    engine's ``default_namespace``); the Hub passes it on every call.
+    """
 
-    def test(self, url: str) -> dict[str, Any]:
-        """``{ok, serverVersion, latencyMs}``, or ConnectionFailed."""
+    name: str  # the key under which the engine is registered, e.g. "postgres"
+    display_name: str  # how operators call the engine, e.g. "PostgreSQL"
+    url_schemes: tuple[str, ...]  # the URL schemes it connects to, e.g. ("postgresql", ...)
+    default_namespace: str  # where tables live when a connection names none, e.g. "public"
+
+    def url_problem(self, url: str) -> str | None:
+        """Why ``url`` is not a URL of this engine (one line, never echoing it), or None."""
         ...
 
-    def render(self, change: Change, schema: str = "public") -> str:
-        """The SQL of one change (shown to operators; blocked changes are never run)."""
+    def test(self, url: str) -> ConnectionTest:
+        """Connect once and report the server, or raise ConnectionFailed."""
         ...
 
     def introspect(
@@ -142,7 +196,7 @@ class Engine(Protocol):
         tables: Iterable[str],
         hint: ConnectionSchema | None = None,
         *,
-        schema: str = "public",
+        schema: str,
     ) -> ConnectionSchema:
         """The named tables as the database has them (missing ones are absent)."""
         ...
@@ -154,7 +208,7 @@ class Engine(Protocol):
         previous: ConnectionSchema | None = None,
         rules: Iterable[object] = (),
         *,
-        schema: str = "public",
+        schema: str,
         moved_to: dict[str, str] | None = None,
     ) -> ConnectionPlan:
         """What apply would do now, read-only."""
@@ -167,25 +221,22 @@ class Engine(Protocol):
         previous: ConnectionSchema | None = None,
         rules: Iterable[object] = (),
         *,
-        schema: str = "public",
-        lock: tuple[str, ...] = (),
+        schema: str,
         moved_to: dict[str, str] | None = None,
         record: AppliedRecord | None = None,
-    ) -> Any:
+    ) -> ApplyResult:
         """Apply the safe plan in one transaction, or change nothing; ``record`` is written to
         the database's ``APPLIED_TABLE`` in that same transaction."""
         ...
 
     def applied_record(
-        self, url: str, project: str, env: str, connection: str, *, schema: str = "public"
+        self, url: str, project: str, env: str, connection: str, *, schema: str
     ) -> AppliedRecord | None:
         """The database's own record of the last apply of (project, env, connection), or None
         when there is none (never applied by a Hub that records it)."""
         ...
 
-    def compatibility(
-        self, url: str, release: ConnectionSchema, *, schema: str = "public"
-    ) -> list[str]:
+    def compatibility(self, url: str, release: ConnectionSchema, *, schema: str) -> list[str]:
         """Why this database cannot serve ``release`` (empty when it can)."""
         ...
 
@@ -195,7 +246,192 @@ class Engine(Protocol):
         applied: ConnectionSchema,
         declared: ConnectionSchema,
         *,
-        schema: str = "public",
+        schema: str,
     ) -> list[DriftItem]:
         """Objects whose live state differs from both what was applied and what is declared."""
         ...
+
+
+Say = Callable[[str], None]
+
+
+@runtime_checkable
+class SandboxServer(Protocol):
+    """A throwaway local database server of ``stk dev``, kept in one folder across runs."""
+
+    def start(self, names: Sequence[str], say: Say) -> dict[str, str]:
+        """Start the server (stopping one an earlier run left behind) and make sure a database
+        exists for each name; returns each database's URL."""
+        ...
+
+    def where(self, name: str) -> str:
+        """Where database ``name`` listens, for people (``127.0.0.1:5432/main``), no secret."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+@runtime_checkable
+class SandboxEngine(Engine, Protocol):
+    """An engine that can also run a local sandbox server (optional: ``stk dev`` needs one)."""
+
+    def sandbox(self, folder: Path) -> SandboxServer:
+        """The sandbox server kept in ``folder`` (not started yet)."""
+        ...
+
+
+Row = dict[str, Any]
+
+
+@runtime_checkable
+class StoreTransaction(Protocol):
+    """One transaction of the Hub's store: every read and write the Hub makes. Rows are plain
+    dicts keyed by column name; a store fault is ``StoreError`` (the request may be retried)."""
+
+    def audit(
+        self,
+        action: str,
+        actor: str,
+        request_id: str,
+        *,
+        project: str | None = None,
+        env: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+    def audit_events(
+        self,
+        project: str,
+        *,
+        env: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> list[Row]: ...
+    # operators and sessions
+    def insert_operator(self, email: str, password_hash: str, org_role: str) -> Row: ...
+    def set_operator_password(self, operator_id: str, password_hash: str) -> None: ...
+    def count_operators(self) -> int: ...
+    def operator_by_email(self, email: str) -> Row | None: ...
+    def insert_session(self, token_hash: str, operator_id: str, expires_at: str) -> None: ...
+    def session(self, token_hash: str) -> Row | None: ...
+    def delete_session(self, token_hash: str) -> bool: ...
+    # projects, roles, envs
+    def insert_project(self, name: str, actor: str) -> Row: ...
+    def project(self, name: str) -> Row | None: ...
+    def projects(self) -> list[Row]: ...
+    def grant(self, operator_id: str, project: str, role: str) -> None: ...
+    def memberships(self, operator_id: str) -> dict[str, str]: ...
+    def insert_env(self, project: str, name: str) -> Row: ...
+    def env(self, project: str, name: str) -> Row | None: ...
+    def envs(self, project: str) -> list[Row]: ...
+    # connections and applied schemas
+    def upsert_connection(
+        self,
+        project: str,
+        env: str,
+        name: str,
+        *,
+        engine: str,
+        ciphertext: bytes,
+        key_id: str,
+        db_schema: str,
+        redacted_url: str,
+    ) -> bool: ...
+    def connection(self, project: str, env: str, name: str) -> Row | None: ...
+    def connections(self, project: str, env: str) -> list[Row]: ...
+    def mark_tested(self, project: str, env: str, name: str) -> None: ...
+    def applied(self, project: str, env: str) -> dict[str, Row]: ...
+    def record_applied(
+        self,
+        project: str,
+        env: str,
+        connection: str,
+        schema_json: str,
+        digest: str,
+        at: str | None = None,
+    ) -> None: ...
+    # releases and pointers
+    def release_by_digest(self, project: str, digest: str) -> Row | None: ...
+    def release(self, project: str, release_id: str) -> Row | None: ...
+    def release_by_id(self, release_id: str) -> Row | None: ...
+    def insert_release(
+        self, project: str, digest: str, ref: str, actor: str, snapshot: str
+    ) -> Row: ...
+    def pointer(self, project: str, env: str) -> Row | None: ...
+    def move_pointer(
+        self, project: str, env: str, release_id: str, action: str, actor: str
+    ) -> str | None: ...
+    def env_releases(self, project: str, env: str, limit: int) -> list[Row]: ...
+    def was_current(self, project: str, env: str, release_id: str) -> bool: ...
+    def envs_pointing_at(self, project: str, release_id: str) -> list[str]: ...
+    # API keys
+    def insert_api_key(
+        self,
+        *,
+        key_id: str,
+        project: str,
+        env: str,
+        name: str,
+        roles: list[str],
+        key_hash: str,
+        actor: str,
+    ) -> Row: ...
+    def api_keys(self, project: str, env: str) -> list[Row]: ...
+    def api_key(self, key_id: str) -> Row | None: ...
+    def count_active_api_keys(self, project: str, env: str) -> int: ...
+    def revoke_api_key(self, project: str, env: str, key_id: str) -> bool: ...
+    def touch_api_key(self, key_id: str) -> None: ...
+
+
+@runtime_checkable
+class ReleaseStore(Protocol):
+    """The Hub's own store (``santokit_release_store``): operators, projects, connections,
+    releases, pointers, API keys and the audit log."""
+
+    # reads are cheap enough (local file access) to run on the Hub's event loop
+    local_reads: bool
+
+    def migrate(self) -> None:
+        """Create or upgrade the store's tables; refuse a store newer than this Hub."""
+        ...
+
+    def tx(self) -> AbstractContextManager[StoreTransaction]:
+        """One transaction, committed when the block ends without an exception."""
+        ...
+
+    def read(self) -> AbstractContextManager[StoreTransaction]:
+        """A transaction for a single-statement read on the hot path (may skip BEGIN)."""
+        ...
+
+    def env_lock(self, project: str, env: str, wait_s: float) -> AbstractContextManager[None]:
+        """Hold (project, env) across every Hub sharing the store (CONFLICT after wait_s)."""
+        ...
+
+    def ready(self) -> str | None:
+        """None when the store takes a committed write, else why not (for ``/readyz``)."""
+        ...
+
+
+def protocol_members(proto: type) -> tuple[str, ...]:
+    """The attributes and methods ``proto`` (and the protocols it extends) declare."""
+    names: set[str] = set()
+    for cls in proto.__mro__:
+        if cls in (object, Protocol) or not getattr(cls, "_is_protocol", False):
+            continue
+        names |= {n for n in getattr(cls, "__annotations__", {}) if not n.startswith("_")}
+        names |= {n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")}
+    return tuple(sorted(names))
+
+
+def missing_members(obj: object, proto: type) -> tuple[str, ...]:
+    """What ``obj`` lacks of ``proto``: absent attributes, and methods that are not callable."""
+    missing = []
+    for name in protocol_members(proto):
+        value = getattr(obj, name, _ABSENT)
+        declared_callable = callable(getattr(proto, name, None))
+        if value is _ABSENT or (declared_callable and not callable(value)):
+            missing.append(name)
+    return tuple(missing)
+
+
+_ABSENT = object()

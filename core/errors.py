@@ -85,6 +85,13 @@ class UsageError(SantokitError):
     code = "BAD_REQUEST"
 
 
+class PluginError(SantokitError):
+    """An installed plugin breaks its contract (a duplicate engine name, an object missing what
+    its protocol declares): a configuration error found at start, naming the plugin(s)."""
+
+    code = "PLUGIN_ERROR"
+
+
 @dataclass
 class ValidationFailed(SantokitError):
     """The operator's files hold at least one error; ``findings`` holds all of them."""

@@ -120,6 +120,8 @@ def judge(change: Change, context: RuleContext, rules: Iterable[object]) -> Verd
     worst: Verdict | None = None
     for rule in rules:
         if not isinstance(rule, DiffRule):
+            # a lint-only rule has nothing to say about changes; a rule that is neither was
+            # refused when the plugins were collected (SantokitPlugins.diff_rules)
             continue
         verdict = rule.check(change, context)
         if verdict and (

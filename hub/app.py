@@ -46,9 +46,9 @@ class NameBody(msgspec.Struct):
 
 
 class ConnectionBody(msgspec.Struct, rename="camel"):
-    engine: str
     db_url: str
-    schema: str = "public"
+    engine: str | None = None  # None: the one engine installed
+    schema: str | None = None  # None: the engine's default namespace
 
 
 class SnapshotBody(msgspec.Struct, rename="camel"):
@@ -284,21 +284,23 @@ def set_connection(
     hub.require(operator, project, "admin")
     hub.require_env(project, env)
     check_name("connection", name)
-    if data.schema != "public":
-        check_name("schema", data.schema)
-    hub.engine(data.engine)
-    if not data.db_url.startswith(("postgresql://", "postgres://")):
-        raise ApiError("BAD_REQUEST", "dbUrl must be a postgresql:// URL")
+    engine = hub.engine(data.engine) if data.engine else hub.default_engine()
+    schema = engine.default_namespace if data.schema is None else data.schema
+    if schema != engine.default_namespace:
+        check_name("schema", schema)
+    problem = engine.url_problem(data.db_url)
+    if problem:
+        raise ApiError("BAD_REQUEST", problem)
     redacted = redact_url(data.db_url)
     with hub.store.tx() as tx:
         created = tx.upsert_connection(
             project,
             env,
             name,
-            engine=data.engine,
+            engine=engine.name,
             ciphertext=hub.box.encrypt(data.db_url, f"{project}/{env}/{name}"),
             key_id=hub.box.key_id,
-            db_schema=data.schema,
+            db_schema=schema,
             redacted_url=redacted,
         )
         tx.audit(
@@ -307,7 +309,7 @@ def set_connection(
             request_id(request),
             project=project,
             env=env,
-            detail={"connection": name, "engine": data.engine, "created": created},
+            detail={"connection": name, "engine": engine.name, "created": created},
         )
         row = tx.connection(project, env, name)
     assert row is not None
@@ -361,7 +363,7 @@ def _test_connection(
     row = _connection_row(hub, project, env, name)
     engine = hub.engine(row["engine"])
     try:
-        result = engine.test(hub.connection_url(row))
+        result = engine.test(hub.connection_url(row)).to_json()
     except ConnectionFailed as exc:
         with hub.store.tx() as tx:
             tx.audit(

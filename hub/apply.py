@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from santokit.core.compat import after_apply
-from santokit.core.contracts import AppliedRecord
+from santokit.core.contracts import AppliedRecord, StoreTransaction
 from santokit.core.drift import DriftItem, change_object
 from santokit.core.errors import (
     Conflict,
@@ -29,7 +29,7 @@ from santokit.core.release import Release
 from santokit.core.validation import Snapshot, validate_snapshot
 
 from .errors import ApiError
-from .ownership import applied_schemas, stamp
+from .ownership import Targets, applied_schemas, stamp
 from .service import Hub, Operator
 
 STEPS = ("schema", "permissions", "release")
@@ -106,9 +106,9 @@ class ApplyRun:
         """Every compiler's artifact, keyed by compiler name (permissions.md §4)."""
         return {c.name: c.compile(policy, schema) for c in self.hub.compilers()}
 
-    def _targets(self, schema: Schema) -> dict[str, tuple[str, str, Any]]:
+    def _targets(self, schema: Schema) -> Targets:
         """connection name -> (url, db schema, engine) for every declared connection."""
-        out = {}
+        out: Targets = {}
         with self.hub.store.tx() as tx:
             rows = {r["name"]: r for r in tx.connections(self.project, self.env)}
         for conn in schema.connections:
@@ -118,8 +118,8 @@ class ApplyRun:
                     "NOT_FOUND",
                     (
                         f"the schema uses connection {conn.name}, which is not registered for env "
-                        f"{self.env}: run stk connections set --name {conn.name} --engine postgres "
-                        "--db-url ..."
+                        f"{self.env}: run stk connections set --name {conn.name} "
+                        f"--engine {self.hub.engine_option()} --db-url ..."
                     ),
                 )
             out[conn.name] = (
@@ -129,7 +129,7 @@ class ApplyRun:
             )
         return out
 
-    def _applied(self, targets: dict[str, tuple[str, str, Any]]) -> dict[str, ConnectionSchema]:
+    def _applied(self, targets: Targets) -> dict[str, ConnectionSchema]:
         """The store's applied schemas, corrected from the databases' own records."""
         return applied_schemas(
             self.hub, self.project, self.env, targets, self.operator.email, self.request_id
@@ -138,10 +138,10 @@ class ApplyRun:
     def _plans(
         self,
         schema: Schema,
-        targets: dict[str, tuple[str, str, Any]],
+        targets: Targets,
         applied: dict[str, ConnectionSchema],
         moves: dict[str, dict[str, str]],
-    ) -> dict[str, Any]:
+    ) -> dict[str, ConnectionPlan]:
         """The live plan of every declared connection (read-only)."""
         rules = self.hub.rules()
         plans = {}
@@ -154,7 +154,7 @@ class ApplyRun:
         return plans
 
     def _record_applied(
-        self, tx: Any, name: str, declared: ConnectionSchema, at: str | None = None
+        self, tx: StoreTransaction, name: str, declared: ConnectionSchema, at: str | None = None
     ) -> None:
         tx.record_applied(
             self.project,
@@ -242,7 +242,7 @@ class ApplyRun:
     def _drift_gate(
         self,
         schema: Schema,
-        targets: dict[str, tuple[str, str, Any]],
+        targets: Targets,
         applied: dict[str, ConnectionSchema],
     ) -> list[dict[str, Any]]:
         items = []
@@ -277,7 +277,7 @@ class ApplyRun:
     def _schema_step(
         self,
         schema: Schema,
-        targets: dict[str, tuple[str, str, Any]],
+        targets: Targets,
         applied: dict[str, ConnectionSchema],
         moves: dict[str, dict[str, str]],
     ) -> dict[str, Any]:
@@ -409,7 +409,7 @@ class ApplyRun:
         self,
         schema: Schema,
         permissions: Any,
-        targets: dict[str, tuple[str, str, Any]],
+        targets: Targets,
         applied: dict[str, ConnectionSchema],
         moves: dict[str, dict[str, str]],
     ) -> dict[str, Any]:
@@ -442,7 +442,7 @@ class ApplyRun:
             return self._publish(release, targets)
 
     def _publish(
-        self, release: Release, targets: dict[str, tuple[str, str, Any]]
+        self, release: Release, targets: Targets
     ) -> dict[str, Any]:
         """Create or reuse the release, move the pointer, record the applied schemas: one
         store transaction, audited."""

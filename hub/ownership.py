@@ -14,11 +14,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from santokit.core.contracts import APPLIED_TABLE, AppliedRecord, Engine
+from santokit.core.contracts import APPLIED_TABLE, AppliedRecord, Engine, StoreTransaction
 from santokit.core.ir import ConnectionSchema
 
 # connection name -> (url, db schema, engine), as the apply route resolves them
-Targets = dict[str, tuple[str, str, Engine]]
+Target = tuple[str, str, Engine]
+Targets = dict[str, Target]
 
 
 def stamp() -> str:
@@ -27,7 +28,7 @@ def stamp() -> str:
 
 
 def _adopt(
-    tx: Any,
+    tx: StoreTransaction,
     record: AppliedRecord,
     row: dict[str, Any] | None,
     actor: str,

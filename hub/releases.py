@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from santokit.core.compat import after_apply
+from santokit.core.contracts import Engine
 from santokit.core.drift import drift_items
 from santokit.core.ir import ConnectionSchema, Schema
 from santokit.core.logical import LOGICAL
@@ -120,7 +121,7 @@ def gate(
     problems: list[str] = []
     unregistered: list[str] = []
     drifted = False
-    incompatible: list[tuple[Any, str, str, ConnectionSchema]] = []
+    incompatible: list[tuple[Engine, str, str, ConnectionSchema]] = []
     for conn in schema.connections:
         if conn.name not in targets:
             problems.append(f"connection {conn.name} is not registered in env {env}")
@@ -143,7 +144,8 @@ def gate(
         return
     if unregistered:
         remedy = "register " + " and ".join(
-            f"stk connections set --project {project} --env {env} --name {n} --engine postgres "
+            f"stk connections set --project {project} --env {env} --name {n} "
+            f"--engine {hub.engine_option()} "
             "--db-url -"
             for n in unregistered
         )

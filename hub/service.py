@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from santokit.core.contracts import Engine
+from santokit.core.contracts import Engine, PermissionCompiler, ReleaseStore
 from santokit.core.errors import UsageError
 from santokit.core.identifiers import identifier_problem
 from santokit.core.plugins import SantokitPlugins, default_plugins
@@ -60,7 +60,7 @@ def bridge_tokens() -> tuple[str, ...]:
 
 @dataclass
 class Hub:
-    store: Any
+    store: ReleaseStore
     box: SecretBox
     plugins: SantokitPlugins
     data_dir: Path
@@ -74,26 +74,42 @@ class Hub:
     def open(cls, store_url: str, data_dir: Path) -> tuple[Hub, Path | None]:
         """The Hub for a store URL; also returns the master-key file if one was just created."""
         plugins = default_plugins()
-        store = plugins.pm.hook.santokit_release_store(url=store_url)
+        # every engine, rule and compiler is collected and checked now: a broken plugin (or an
+        # engine's bad setting) stops the start, never a request
+        plugins.collect()
+        store = plugins.release_store(store_url)
         if store is None:
             raise UsageError(f"no store plugin understands {store_url.split(':', 1)[0]}: URLs")
         store.migrate()
-        plugins.pm.hook.santokit_engines()  # each engine reads its settings: bad ones fail here
         key, created = load_master_key(data_dir)
         return cls(store, SecretBox(key), plugins, data_dir, bridge_tokens()), created
 
     # -- engines and rules ---------------------------------------------------------------------
     def engine(self, name: str) -> Engine:
         """The engine named ``name``; the Hub calls only what ``Engine`` declares."""
-        for engines in self.plugins.pm.hook.santokit_engines():
-            if name in engines:
-                return engines[name]
-        raise ApiError("BAD_REQUEST", f"unknown engine {name!r}")
+        engines = self.plugins.engines()
+        if name not in engines:
+            known = ", ".join(engines) or "none is installed"
+            raise ApiError("BAD_REQUEST", f"unknown engine {name[:63]!r} (engines: {known})")
+        return engines[name]
 
-    def rules(self) -> list[Any]:
+    def default_engine(self) -> Engine:
+        """The engine of a connection that names none: the one installed, if only one is."""
+        engines = list(self.plugins.engines().values())
+        if len(engines) != 1:
+            known = ", ".join(e.name for e in engines) or "none is installed"
+            raise ApiError("BAD_REQUEST", f"name the engine (engines: {known})")
+        return engines[0]
+
+    def engine_option(self) -> str:
+        """The ``--engine`` of a suggested ``stk connections set``, from the installed engines."""
+        names = list(self.plugins.engines())
+        return names[0] if len(names) == 1 else "ENGINE"  # the CLI names the choices itself
+
+    def rules(self) -> list[object]:
         return self.plugins.diff_rules()
 
-    def compilers(self) -> list[Any]:
+    def compilers(self) -> list[PermissionCompiler]:
         return self.plugins.permission_compilers()
 
     # -- auth ----------------------------------------------------------------------------------

@@ -25,9 +25,11 @@ def closed_port() -> int:
 
 def test_a_reachable_database(database) -> None:
     info = ENGINE.test(database)
-    assert info["ok"] is True
-    assert info["serverVersion"]
-    assert info["latencyMs"] >= 0
+    assert info.ok is True
+    assert info.server_version
+    assert info.server == f"PostgreSQL {info.server_version}"
+    assert info.latency_ms >= 0
+    assert info.to_json()["serverVersion"] == info.server_version
 
 
 @pytest.mark.parametrize(

@@ -273,14 +273,11 @@ def session(
             raise lost(url, exc) from None
 
 
-def test_connection(url: str, bounds: DbBounds | None) -> dict[str, Any]:
-    """``{serverVersion, latencyMs}`` when the database answers, else ConnectionFailed."""
+def test_connection(url: str, bounds: DbBounds | None) -> tuple[str, float]:
+    """The server version and the round trip (ms) when the database answers, else
+    ConnectionFailed."""
     start = time.perf_counter()
     with session(url, bounds=bounds) as conn:
         version = conn.execute("select current_setting('server_version')").fetchone()
     latency = (time.perf_counter() - start) * 1000
-    return {
-        "ok": True,
-        "serverVersion": version[0] if version else "",
-        "latencyMs": round(latency, 1),
-    }
+    return (version[0] if version else ""), latency

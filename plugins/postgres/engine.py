@@ -9,7 +9,8 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,7 +18,7 @@ from psycopg import errors as pg_errors
 
 from santokit.core.changes import Change
 from santokit.core.compat import incompatibilities
-from santokit.core.contracts import AppliedRecord, RuleContext
+from santokit.core.contracts import AppliedRecord, ApplyResult, ConnectionTest, RuleContext
 from santokit.core.drift import DriftItem, drift_items
 from santokit.core.errors import ApplyFailed, ChangeBlocked, Conflict, NotConverged
 from santokit.core.ir import ConnectionSchema
@@ -27,6 +28,7 @@ from . import record as applied_table
 from .connect import DbBounds, broken, lost, session, test_connection
 from .introspect import introspect
 from .render import render
+from .sandbox import PostgresSandbox
 
 NOTHING_APPLIED = "nothing was applied (the transaction died with the session)"
 UNKNOWN_COMMIT = (
@@ -54,33 +56,31 @@ def _managed(declared: ConnectionSchema, previous: ConnectionSchema | None) -> l
     return sorted(names)
 
 
-@dataclass(frozen=True)
-class ApplyResult:
-    """A committed apply: the plan that ran (empty when there was nothing to do)."""
-
-    plan: ConnectionPlan
-    applied: tuple[PlannedChange, ...] = field(default_factory=tuple)
-    duration_ms: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.plan.to_json(),
-            "applied": [c.to_json() for c in self.applied],
-            "durationMs": round(self.duration_ms, 1),
-        }
-
-
 class PostgresEngine:
     """Plans and applies declared schemas on PostgreSQL (12 or newer)."""
 
     name = "postgres"
+    display_name = "PostgreSQL"
+    url_schemes = ("postgresql", "postgres")
+    default_namespace = "public"
 
     def __init__(self, bounds: DbBounds | None = None) -> None:
         self.bounds = bounds or DbBounds.from_env()
 
-    def test(self, url: str) -> dict[str, Any]:
-        """``{ok, serverVersion, latencyMs}``, or ConnectionFailed with a one-line reason."""
-        return test_connection(url, self.bounds)
+    def url_problem(self, url: str) -> str | None:
+        """Why ``url`` is no libpq URL (never echoing it: it may hold a password), or None."""
+        if not url.startswith(tuple(f"{s}://" for s in self.url_schemes)):
+            return "dbUrl must be a postgresql:// URL"
+        return None
+
+    def test(self, url: str) -> ConnectionTest:
+        """The server's version and the round trip, or ConnectionFailed with a one-line reason."""
+        version, latency_ms = test_connection(url, self.bounds)
+        return ConnectionTest(version, latency_ms, f"{self.display_name} {version}")
+
+    def sandbox(self, folder: Path) -> PostgresSandbox:
+        """``stk dev``'s throwaway server (pgserver's binaries), kept in ``folder``."""
+        return PostgresSandbox(folder)
 
     def render(self, change: Change, schema: str = "public") -> str:
         return render(schema, change)

@@ -5,32 +5,33 @@ database per connection the repository's schema uses, a dev operator logged in, 
 ``.stk/context.json`` pointing at the Hub. Everything lives in ``.stk/dev/`` of the repository and
 survives a restart. SIGINT, SIGTERM and SIGHUP (Ctrl-C, a service manager, a closed terminal) all
 stop the Hub and the database; ``.stk/dev/lock`` tells a second run from a stale one, so a server
-a killed run left behind is stopped instead of breaking the next start. The embedded server is
-tooling, not an engine: it is the one place the Hub package reaches a plugin module directly.
+a killed run left behind is stopped instead of breaking the next start. It lives in the CLI, which
+may import the Hub to run it in-process; the database server comes from an engine plugin through
+``SandboxEngine``, so nothing here knows which database it is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import secrets
 import shlex
 import signal
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from santokit.cli import context as ctx
-from santokit.cli import credentials
+from santokit.core.contracts import SandboxEngine, SandboxServer
 from santokit.core.errors import SantokitError, UsageError
+from santokit.core.plugins import default_plugins
+from santokit.hub import auth
+from santokit.hub.serve import configure_logging, open_hub
 
-from . import auth
-from .serve import configure_logging, open_hub
+from . import context as ctx
+from . import credentials
 
 DEV_EMAIL = "dev@santokit.local"
 DEFAULT_CONNECTIONS = ("main",)
@@ -80,29 +81,6 @@ def _lock(dev: Path) -> Iterator[None]:
         fh.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):  # a zombie nobody reaped yet is gone for our purpose
-        status = Path(f"/proc/{pid}/status").read_text()
-        return "\nState:\tZ" not in status
-    return True
-
-
-def postmaster_pid(pgdata: Path) -> int | None:
-    """The pid in ``postmaster.pid`` when that process still runs, else None."""
-    try:
-        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0]
-        pid = int(first)
-    except (OSError, ValueError):
-        return None
-    return pid if _alive(pid) else None
-
-
 def schema_connections(root: Path, say: Say) -> tuple[str, ...]:
     """The connections the repository's schema names, read even from a broken schema.
 
@@ -125,40 +103,12 @@ def schema_connections(root: Path, say: Say) -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda n: n != "main")) or DEFAULT_CONNECTIONS
 
 
-def _postgres(dev: Path, names: tuple[str, ...], say: Say) -> tuple[Any, dict[str, str]]:
-    import psycopg
-
-    from santokit.plugins.postgres.embedded import EmbeddedPostgres
-
-    settings_file = dev / "postgres.json"
-    saved = json.loads(settings_file.read_text()) if settings_file.exists() else {}
-    stale = postmaster_pid(dev / "postgres" / "pgdata")
-    if stale is not None:  # we hold the lock, so no live stk dev owns it
-        try:
-            EmbeddedPostgres(dev / "postgres").stop()
-        except subprocess.CalledProcessError:
-            raise SantokitError(
-                f"a PostgreSQL (pid {stale}) an earlier stk dev left running in "
-                f"{dev / 'postgres'} did not stop; stop that process, then run stk dev again"
-            ) from None
-        say(f"stopped a PostgreSQL (pid {stale}) an earlier stk dev left running")
-    port = saved.get("port") if saved.get("port") and _port_free(saved["port"]) else None
-    server = EmbeddedPostgres(dev / "postgres", port=port, password=saved.get("password"))
-    try:
-        server.start()
-    except RuntimeError as exc:
-        raise SantokitError(f"{exc}; see {dev / 'postgres' / 'server.log'}") from None
-    _private(settings_file, json.dumps({"port": server.port, "password": server.password}))
-    urls = {}
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        have = {r[0] for r in conn.execute("select datname from pg_database")}
-        for name in names:
-            if name not in have:
-                quoted = name.replace('"', '""')
-                conn.execute(f'create database "{quoted}"'.encode())
-            urls[name] = server.url(name)
-            _private(dev / f"{name}.url", urls[name] + "\n")
-    return server, urls
+def sandbox_engine() -> SandboxEngine:
+    """The installed engine that can run a sandbox server (the first by name if several)."""
+    for engine in default_plugins().engines().values():
+        if isinstance(engine, SandboxEngine):
+            return engine
+    raise UsageError("no installed engine can run a sandbox database (stk plugins lists them)")
 
 
 def _login(hub: Any, hub_url: str, password_file: Path) -> None:
@@ -180,7 +130,7 @@ def _login(hub: Any, hub_url: str, password_file: Path) -> None:
     credentials.save_token(hub_url, token, DEV_EMAIL, expires)
 
 
-def next_steps(hub: Any, root: Path, dev: Path, names: tuple[str, ...]) -> list[str]:
+def next_steps(hub: Any, root: Path, dev: Path, names: tuple[str, ...], engine: str) -> list[str]:
     """The commands that take this sandbox to an applied release, in order, skipping done ones.
 
     Each line must work when pasted into a shell started where ``stk dev`` was run.
@@ -198,7 +148,7 @@ def next_steps(hub: Any, root: Path, dev: Path, names: tuple[str, ...]) -> list[
         steps.append(f"stk env create --project {PROJECT} {ENV}")
     for name in names:
         url_file = shlex.quote(os.path.relpath(dev / f"{name}.url", root))
-        steps.append(f"stk connections set --name {name} --engine postgres --db-url - < {url_file}")
+        steps.append(f"stk connections set --name {name} --engine {engine} --db-url - < {url_file}")
     steps.append("stk apply --ref dev")
     return steps
 
@@ -219,7 +169,7 @@ def run_dev(root: Path, port: int, out: Say) -> None:
 def _run_locked(root: Path, dev: Path, port: int, out: Say) -> None:
     import uvicorn
 
-    from .app import create_app
+    from santokit.hub.app import create_app
 
     state: dict[str, Any] = {"server": None, "stopping": False}
 
@@ -232,11 +182,14 @@ def _run_locked(root: Path, dev: Path, port: int, out: Say) -> None:
         server.should_exit = True
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    postgres = None
+    server: SandboxServer | None = None
     try:
         names = schema_connections(root, out)
         configure_logging(dev / "hub.log")
-        postgres, _urls = _postgres(dev, names, out)
+        engine = sandbox_engine()
+        server = engine.sandbox(dev)
+        for name, url in server.start(names, out).items():
+            _private(dev / f"{name}.url", url + "\n")
         hub = open_hub(f"sqlite:///{dev / 'hub.db'}", dev / "hub")
         hub_url = f"http://127.0.0.1:{port}"
         password_file = dev / "operator.password"
@@ -250,13 +203,13 @@ def _run_locked(root: Path, dev: Path, port: int, out: Say) -> None:
         )
         for name in names:
             out(
-                f"  postgres   {name}: 127.0.0.1:{postgres.port}/{name}  "
+                f"  {engine.name:<10} {name}: {server.where(name)}  "
                 f"(URL in {rel(dev / (name + '.url'))})"
             )
         out(f"  operator   {DEV_EMAIL}, logged in (password in {rel(password_file)})")
         out(f"  context    {rel(context_file)} -> {hub_url}")
         out("In another shell, from here:")
-        for step in next_steps(hub, root, dev, names):
+        for step in next_steps(hub, root, dev, names, engine.name):
             out(f"  {step}")
         login = shlex.quote(os.path.relpath(password_file, root))
         out(f"To log in again, from {'there' if root != Path.cwd().resolve() else 'here'}:")
@@ -279,8 +232,8 @@ def _run_locked(root: Path, dev: Path, port: int, out: Say) -> None:
     finally:
         state["stopping"] = True
         try:
-            if postgres is not None:
-                postgres.stop()
+            if server is not None:
+                server.stop()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -24,6 +24,7 @@ from santokit.core.errors import (
     ValidationFailed,
 )
 from santokit.core.ir import ConnectionSchema, Schema, digest
+from santokit.core.perf import gc_paused
 from santokit.core.permissions import Policy
 from santokit.core.planning import ConnectionPlan
 from santokit.core.validation import Snapshot, validate_snapshot
@@ -168,9 +169,10 @@ class ApplyRun:
             for name, target in sorted(targets.items()):
                 declared = schema.connection(name)
                 assert declared is not None
-                plans[name] = self._session(target).plan(
-                    declared, applied.get(name), rules, moved_to=moves.get(name)
-                )
+                with gc_paused():  # diffing builds many acyclic objects
+                    plans[name] = self._session(target).plan(
+                        declared, applied.get(name), rules, moved_to=moves.get(name)
+                    )
             self._live = plans
         return self._live
 
@@ -314,7 +316,8 @@ class ApplyRun:
         rules = self.hub.rules()
         plans = self._plans(schema, targets, applied, moves)
         blocked = [c.to_json() | {"connection": n} for n, p in plans.items() for c in p.blocked]
-        result: dict[str, Any] = {"connections": {n: p.to_json() for n, p in plans.items()}}
+        with gc_paused():  # the plans' JSON and fingerprints: many acyclic objects
+            result: dict[str, Any] = {"connections": {n: p.to_json() for n, p in plans.items()}}
         self.out["schema"] = result
         if blocked:
             self._refuse(

@@ -190,10 +190,6 @@ class ApplyRun:
 
     # -- steps ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        with self._stack:  # every database session of the run ends with it
-            return self._run()
-
-    def _run(self) -> dict[str, Any]:
         schema, policy = self._validated()
         permissions = self._compiled(schema, policy) if "permissions" in self.only else None
         targets = self._targets(schema)
@@ -206,7 +202,8 @@ class ApplyRun:
             "reused": None,
         }
         self.out = out
-        with self.hub.env_guard(self.project, self.env):
+        # every database session of the run (and its apply lock) ends inside the env's guard
+        with self.hub.env_guard(self.project, self.env), self._stack:
             applied = self._applied(targets)  # under the guard: an apply may just have ended
             moves = _moves(schema, applied)
             carried = "release" in self.only and "permissions" not in self.only

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from cyclopts import App, Parameter
 
 from santokit.core.errors import UsageError, ValidationFailed
+from santokit.core.plugins import default_plugins
 from santokit.core.validation import find_root, read_snapshot, validate_snapshot
 
 from . import context as ctx
@@ -497,7 +498,8 @@ def apply(
     hub_client = client(hub)
     root = dir.resolve() if dir else find_root(cwd())
     snapshot = read_snapshot(root)
-    local = validate_snapshot(snapshot)
+    # the plugins' lint rules too, as the Hub runs them: a file never passes here and fails there
+    local = validate_snapshot(snapshot, default_plugins().diff_rules())
     if not local.ok:
         if json:
             output.emit_json(

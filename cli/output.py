@@ -73,7 +73,13 @@ def emit_json(document: Any) -> None:
 
 @contextmanager
 def progress(text: str) -> Iterator[None]:
-    """A spinner on stderr while something runs, only on a terminal."""
+    """A spinner on stderr while something runs, only on a terminal (rich is not even loaded
+    when stderr is a file or a pipe and nothing forces a terminal)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    forced = os.environ.get("FORCE_TERMINAL") or os.environ.get("TTY_COMPATIBLE")
+    if not (forced or (isatty is not None and isatty())):
+        yield
+        return
     if _err().is_terminal:
         with _err().status(text):
             yield

@@ -168,6 +168,47 @@ class ApplyResult:
 
 
 @runtime_checkable
+class EngineSession(Protocol):
+    """One database for the length of one request (``Engine.open``). Its catalog is read once
+    and every question is answered from that read with its own hint, so a request reads each
+    database once (an apply: once more after its DDL, to check convergence). A write session
+    holds the namespace's apply lock from its first read to its end."""
+
+    def plan(
+        self,
+        declared: ConnectionSchema,
+        previous: ConnectionSchema | None = None,
+        rules: Iterable[object] = (),
+        *,
+        moved_to: dict[str, str] | None = None,
+    ) -> ConnectionPlan:
+        """What apply would do now, read-only."""
+        ...
+
+    def drift(self, applied: ConnectionSchema, declared: ConnectionSchema) -> list[DriftItem]:
+        """Objects whose live state differs from both what was applied and what is declared."""
+        ...
+
+    def compatibility(self, release: ConnectionSchema) -> list[str]:
+        """Why this database cannot serve ``release`` (empty when it can)."""
+        ...
+
+    def apply(
+        self,
+        declared: ConnectionSchema,
+        previous: ConnectionSchema | None = None,
+        rules: Iterable[object] = (),
+        *,
+        plan: ConnectionPlan | None = None,
+        moved_to: dict[str, str] | None = None,
+        record: AppliedRecord | None = None,
+    ) -> ApplyResult:
+        """Run ``plan`` (default: this session's) in one transaction of a write session, check
+        convergence when DDL ran, write ``record``, commit; or change nothing."""
+        ...
+
+
+@runtime_checkable
 class Engine(Protocol):
     """A database engine (``santokit_engines``): everything the Hub calls on one, and nothing
     more. Every method takes a connection URL (never logged, never echoed) and IR values, and
@@ -188,6 +229,13 @@ class Engine(Protocol):
 
     def test(self, url: str) -> ConnectionTest:
         """Connect once and report the server, or raise ConnectionFailed."""
+        ...
+
+    def open(
+        self, url: str, *, schema: str = "public", write: bool = False
+    ) -> AbstractContextManager[EngineSession]:
+        """A session for one request; ``write`` takes the apply lock first (CONFLICT when
+        another apply holds it past the wait)."""
         ...
 
     def introspect(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
 from santokit.core.compat import after_apply
-from santokit.core.contracts import AppliedRecord, StoreTransaction
+from santokit.core.contracts import AppliedRecord, EngineSession, StoreTransaction
 from santokit.core.drift import DriftItem, change_object
 from santokit.core.errors import (
     Conflict,
@@ -23,13 +24,14 @@ from santokit.core.errors import (
     ValidationFailed,
 )
 from santokit.core.ir import ConnectionSchema, Schema, digest
+from santokit.core.perf import gc_paused
 from santokit.core.permissions import Policy
 from santokit.core.planning import ConnectionPlan
 from santokit.core.release import Release
 from santokit.core.validation import Snapshot, validate_snapshot
 
 from .errors import ApiError
-from .ownership import Targets, applied_schemas, stamp
+from .ownership import Target, Targets, applied_schemas, stamp
 from .service import Hub, Operator
 
 STEPS = ("schema", "permissions", "release")
@@ -82,6 +84,12 @@ class ApplyRun:
         self.request_id = request_id
         self.refusals: list[SantokitError] = []
         self.out: dict[str, Any] = {}
+        # one session per database for the whole run, its catalog read once: the plan, the
+        # drift gate and the release step's check are all answered from that read
+        self._stack = ExitStack()
+        self._sessions: dict[tuple[str, str, str], EngineSession] = {}
+        self._live: dict[str, ConnectionPlan] | None = None
+        self._converged: set[str] = set()  # connections whose apply committed in this run
         if body.get("only") is not None and not body["only"]:
             raise ApiError("BAD_REQUEST", f"only names no step; steps are {', '.join(STEPS)}")
         unknown = [s for s in self.only if s not in STEPS]
@@ -135,6 +143,18 @@ class ApplyRun:
             self.hub, self.project, self.env, targets, self.operator.email, self.request_id
         )
 
+    def _session(self, target: Target) -> EngineSession:
+        """The run's session on a target's database, opened on first use and kept to the end of
+        the run. A run that applies the schema opens it for writing: the apply lock is held
+        from the first read to the last DDL, so what was judged is what runs."""
+        url, db_schema, engine = target
+        key = (engine.name, url, db_schema)
+        if key not in self._sessions:
+            write = not self.dry_run and "schema" in self.only
+            opened = engine.open(url, schema=db_schema, write=write)
+            self._sessions[key] = self._stack.enter_context(opened)
+        return self._sessions[key]
+
     def _plans(
         self,
         schema: Schema,
@@ -142,16 +162,20 @@ class ApplyRun:
         applied: dict[str, ConnectionSchema],
         moves: dict[str, dict[str, str]],
     ) -> dict[str, ConnectionPlan]:
-        """The live plan of every declared connection (read-only)."""
-        rules = self.hub.rules()
-        plans = {}
-        for name, (url, db_schema, engine) in sorted(targets.items()):
-            declared = schema.connection(name)
-            assert declared is not None
-            plans[name] = engine.plan(
-                url, declared, applied.get(name), rules, schema=db_schema, moved_to=moves.get(name)
-            )
-        return plans
+        """The live plan of every declared connection, from the run's one read of each (the
+        first call reads; ``applied`` and ``moves`` are those the run started with)."""
+        if self._live is None:
+            rules = self.hub.rules()
+            plans = {}
+            for name, target in sorted(targets.items()):
+                declared = schema.connection(name)
+                assert declared is not None
+                with gc_paused():  # diffing builds many acyclic objects
+                    plans[name] = self._session(target).plan(
+                        declared, applied.get(name), rules, moved_to=moves.get(name)
+                    )
+            self._live = plans
+        return self._live
 
     def _record_applied(
         self, tx: StoreTransaction, name: str, declared: ConnectionSchema, at: str | None = None
@@ -179,13 +203,18 @@ class ApplyRun:
             "reused": None,
         }
         self.out = out
-        with self.hub.env_guard(self.project, self.env):
+        # every database session of the run (and its apply lock) ends inside the env's guard
+        with self.hub.env_guard(self.project, self.env), self._stack:
             applied = self._applied(targets)  # under the guard: an apply may just have ended
             moves = _moves(schema, applied)
             carried = "release" in self.only and "permissions" not in self.only
             if carried:
                 # before any DDL: a release with nothing to carry refuses the whole run
                 permissions = self._carried_permissions()
+            if "schema" in self.only or "release" in self.only:
+                # the one read of each database, of every table the plan manages (the drift
+                # gate's tables are among them), before any DDL
+                self._plans(schema, targets, applied, moves)
             if "release" in self.only:
                 out["drift"] = self._drift_gate(schema, targets, applied)
             if "schema" in self.only:
@@ -250,16 +279,17 @@ class ApplyRun:
         step = self._suggest(
             f"stk apply --project {self.project} --env {self.env} --only schema --ref {self.ref}"
         )
-        for name, (url, db_schema, engine) in sorted(targets.items()):
+        for name, target in sorted(targets.items()):
             before = applied.get(name)
             declared = schema.connection(name)
             if before is None or declared is None:
                 continue
-            found = engine.drift(url, before, declared, schema=db_schema)
+            session = self._session(target)
+            found = session.drift(before, declared)
             if found:
                 # each item's way back is read off the plan `--only schema` would run, so it
                 # names that command only for repairs it really applies
-                plan = engine.plan(url, declared, before, self.hub.rules(), schema=db_schema)
+                plan = session.plan(declared, before, self.hub.rules())
                 found = [_with_repair(i, plan) for i in found]
             items += [i.to_json(schema_step=step) for i in found]
         if items:
@@ -284,7 +314,8 @@ class ApplyRun:
         rules = self.hub.rules()
         plans = self._plans(schema, targets, applied, moves)
         blocked = [c.to_json() | {"connection": n} for n, p in plans.items() for c in p.blocked]
-        result: dict[str, Any] = {"connections": {n: p.to_json() for n, p in plans.items()}}
+        with gc_paused():  # the plans' JSON and fingerprints: many acyclic objects
+            result: dict[str, Any] = {"connections": {n: p.to_json() for n, p in plans.items()}}
         self.out["schema"] = result
         if blocked:
             self._refuse(
@@ -301,7 +332,7 @@ class ApplyRun:
             self._keep_current_servable(schema)
         if self.dry_run:
             return result
-        for name, (url, db_schema, engine) in sorted(targets.items()):
+        for name, target in sorted(targets.items()):
             declared = schema.connection(name)
             assert declared is not None
             at = stamp()
@@ -315,15 +346,16 @@ class ApplyRun:
                 self.request_id,
                 at,
             )
-            done = engine.apply(
-                url,
+            # the plan read under this session's lock is the one that runs
+            done = self._session(target).apply(
                 declared,
                 applied.get(name),
                 rules,
-                schema=db_schema,
+                plan=plans[name],
                 moved_to=moves.get(name),
                 record=record,
             )
+            self._converged.add(name)  # its convergence check passed: nothing is pending
             result["connections"][name] = done.to_json()
             self._store_applied(name, declared, at, len(done.applied))
             applied[name] = declared
@@ -414,7 +446,12 @@ class ApplyRun:
         moves: dict[str, dict[str, str]],
     ) -> dict[str, Any]:
         plans = self._plans(schema, targets, applied, moves)
-        pending = [f"{n}: {c.change.describe()}" for n, p in plans.items() for c in p.changes]
+        pending = [
+            f"{n}: {c.change.describe()}"
+            for n, p in plans.items()
+            if n not in self._converged
+            for c in p.changes
+        ]
         if pending and not self.dry_run:
             raise Conflict(
                 "the databases do not match the declaration yet (pending changes: "
@@ -441,9 +478,7 @@ class ApplyRun:
         except Conflict:  # the same content was released concurrently: reuse it
             return self._publish(release, targets)
 
-    def _publish(
-        self, release: Release, targets: Targets
-    ) -> dict[str, Any]:
+    def _publish(self, release: Release, targets: Targets) -> dict[str, Any]:
         """Create or reuse the release, move the pointer, record the applied schemas: one
         store transaction, audited."""
         schema, release_digest = release.schema, release.digest

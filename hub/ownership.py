@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from santokit.core.contracts import APPLIED_TABLE, AppliedRecord, Engine, StoreTransaction
@@ -88,7 +89,11 @@ def applied_schemas(
             "applied_at": record.applied_at,
             "digest": record.digest,
         }
-    return {
-        name: ConnectionSchema.from_json(name, json.loads(r["schema_json"]))
-        for name, r in rows.items()
-    }
+    return {name: _parsed(name, r["schema_json"]) for name, r in rows.items()}
+
+
+@lru_cache(maxsize=32)
+def _parsed(name: str, text: str) -> ConnectionSchema:
+    """The IR of a stored applied schema, parsed once per text: every request of an env reads
+    the same rows, and IR values are immutable, so one parse serves them all."""
+    return ConnectionSchema.from_json(name, json.loads(text))

@@ -28,7 +28,17 @@ def default_store(data_dir: Path) -> str:
 class JsonLines(logging.Formatter):
     """One JSON object per line; only fields we put there, never request bodies or headers."""
 
-    FIELDS = ("requestId", "method", "route", "status", "ms", "error", "path")
+    FIELDS = (
+        "requestId",
+        "method",
+        "route",
+        "status",
+        "ms",
+        "error",
+        "path",
+        "connection",
+        "tables",
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         import json
@@ -48,13 +58,27 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, sort_keys=True)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level() -> int:
+    """``STK_HUB_LOG_LEVEL`` (default info); debug adds a line per catalog read of a database."""
+    raw = os.environ.get("STK_HUB_LOG_LEVEL", "").strip().lower() or "info"
+    if raw not in LOG_LEVELS:
+        from santokit.core.errors import UsageError
+
+        raise UsageError(f"STK_HUB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {raw!r}")
+    return int(logging.getLevelName(raw.upper()))
+
+
 def configure_logging(path: Path | None = None) -> None:
-    """JSON lines to stderr, or appended to ``path``."""
+    """JSON lines to stderr, or appended to ``path``, at ``STK_HUB_LOG_LEVEL``."""
+    level = log_level()
     handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
     handler.setFormatter(JsonLines())
     root = logging.getLogger("santokit")
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    root.setLevel(level)
     root.propagate = False
 
 

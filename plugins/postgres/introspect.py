@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -33,6 +35,8 @@ from santokit.core.logical import LOGICAL
 from santokit.core.perf import gc_paused
 
 from .types import LOGICAL_OF
+
+log = logging.getLogger("santokit.postgres")
 
 COLUMNS_SQL = """
 select c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
@@ -183,6 +187,53 @@ def _id(name: str, pg_type: str, identity: str, hint: IdColumn | None) -> IdColu
     return IdColumn(name, "client", logical)
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """The catalog rows of some tables of one namespace, as read: no hint applied yet, so the
+    same read serves the plan (the declaration as hint), the drift check (the applied schema)
+    and the promote gate (the release)."""
+
+    schema: str
+    tables: frozenset[str]
+    cols: tuple[tuple[Any, ...], ...]
+    cons: tuple[tuple[Any, ...], ...]
+    idxs: tuple[tuple[Any, ...], ...]
+
+    def covers(self, tables: Iterable[str]) -> bool:
+        return self.tables.issuperset(tables)
+
+    def assemble(
+        self, tables: Iterable[str], hint: ConnectionSchema | None = None, connection_name: str = ""
+    ) -> ConnectionSchema:
+        """The named tables (a subset of those read) as IR, lifted with ``hint``."""
+        names = frozenset(tables)
+        if names == self.tables:
+            cols, cons, idxs = self.cols, self.cons, self.idxs
+        else:
+            cols = tuple(r for r in self.cols if r[0] in names)
+            cons = tuple(r for r in self.cons if r[0] in names)
+            idxs = tuple(r for r in self.idxs if r[0] in names)
+        with gc_paused():
+            return _assemble(cols, cons, idxs, self.schema, hint, connection_name)
+
+
+def read_catalog(
+    conn: psycopg.Connection[Any], schema: str, tables: Iterable[str], connection_name: str = ""
+) -> Catalog:
+    """One read of the catalog (three set-based queries) for the named tables of ``schema``.
+
+    Each read is logged at debug level, so how often a request reads a database can be seen
+    (``STK_HUB_LOG_LEVEL=debug``) and tested."""
+    names = sorted(set(tables))
+    params = {"schema": schema, "tables": names}
+    log.debug("catalog read", extra={"connection": connection_name, "tables": len(names)})
+    with gc_paused(), conn.cursor() as cur:
+        cols = tuple(cur.execute(COLUMNS_SQL, params).fetchall())
+        cons = tuple(cur.execute(CONSTRAINTS_SQL, params).fetchall())
+        idxs = tuple(cur.execute(INDEXES_SQL, params).fetchall())
+    return Catalog(schema, frozenset(names), cols, cons, idxs)
+
+
 def introspect(
     conn: psycopg.Connection[Any],
     schema: str,
@@ -191,13 +242,8 @@ def introspect(
     connection_name: str = "",
 ) -> ConnectionSchema:
     """Read the named tables of ``schema`` (those that exist) into a ConnectionSchema."""
-    names = sorted(set(tables))
-    params = {"schema": schema, "tables": names}
-    with gc_paused(), conn.cursor() as cur:
-        cols = cur.execute(COLUMNS_SQL, params).fetchall()
-        cons = cur.execute(CONSTRAINTS_SQL, params).fetchall()
-        idxs = cur.execute(INDEXES_SQL, params).fetchall()
-        return _assemble(cols, cons, idxs, schema, hint, connection_name)
+    catalog = read_catalog(conn, schema, tables, connection_name)
+    return catalog.assemble(catalog.tables, hint, connection_name)
 
 
 def _assemble(

@@ -10,6 +10,7 @@ introspection of declared tables never reads it.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -46,7 +47,7 @@ set digest = excluded.digest, schema_json = excluded.schema_json, ref = excluded
 """
 
 SELECT = """
-select schema_json, ref, actor, request_id, changes, applied_at from {table}
+select schema_json::text, ref, actor, request_id, changes, applied_at from {table}
 where project = %s and env = %s and connection = %s
 """
 
@@ -98,6 +99,13 @@ def exists(conn: psycopg.Connection[Any], schema: str) -> bool:
     return bool(row and row[0])
 
 
+@lru_cache(maxsize=32)
+def parsed_schema(connection: str, text: str) -> ConnectionSchema:
+    """The IR of a stored schema's JSON text, parsed once per text: every request of an env
+    reads the same record, and IR values are immutable, so one parse serves them all."""
+    return ConnectionSchema.from_json(connection, json.loads(text))
+
+
 def read(
     conn: psycopg.Connection[Any], schema: str, project: str, env: str, connection: str
 ) -> AppliedRecord | None:
@@ -109,9 +117,9 @@ def read(
     ).fetchone()
     if row is None:
         return None
-    data, ref, actor, request_id, changes, applied_at = row
+    text, ref, actor, request_id, changes, applied_at = row
     try:
-        applied = ConnectionSchema.from_json(connection, data)
+        applied = parsed_schema(connection, text)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None  # edited by hand into something else: the Hub's own record stands
     return AppliedRecord(

@@ -17,9 +17,10 @@ from litestar import Request, get, post
 from santokit.core import apikeys
 from santokit.core.release import Release
 
+from .access import role
 from .deps import HubDep, OperatorDep
 from .errors import ApiError, request_id
-from .service import Hub, Operator
+from .openapi import errors
 
 BASE = "/v1/projects/{project:str}/envs/{env:str}/apikeys"
 MAX_ACTIVE_KEYS = 100
@@ -100,11 +101,11 @@ def check_body(body: ApiKeyBody) -> tuple[str, list[str]]:
         raise ApiError("BAD_REQUEST", "roles must name at least one role")
     if len(body.roles) > MAX_ROLES:
         raise ApiError("BAD_REQUEST", f"roles holds more than {MAX_ROLES} roles")
-    for role in body.roles:
-        if not ROLE_RE.fullmatch(role):
+    for name in body.roles:
+        if not ROLE_RE.fullmatch(name):
             raise ApiError(
                 "BAD_REQUEST",
-                f"roles: {role[:70]!r} is not a role name: use lowercase letters, digits and "
+                f"roles: {name[:70]!r} is not a role name: use lowercase letters, digits and "
                 "'_', starting with a letter or '_', at most 63 characters",
             )
     reserved = sorted(set(body.roles) & RESERVED_ROLES)
@@ -118,6 +119,24 @@ def check_body(body: ApiKeyBody) -> tuple[str, list[str]]:
     if len(set(body.roles)) != len(body.roles):
         raise ApiError("BAD_REQUEST", "roles names a role twice")
     return name, list(body.roles)
+
+
+class PublicKey(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    key_id: str
+    project: str
+    env: str
+    name: str
+    roles: list[str]
+    status: str  # active | revoked
+    created_at: str
+    created_by: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class CreatedKey(PublicKey):
+    api_key: str  # the key itself: in this answer only
+    warnings: list[str]
 
 
 def public_key(row: dict[str, Any]) -> dict[str, Any]:
@@ -136,12 +155,10 @@ def public_key(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check(hub: Hub, operator: Operator, project: str, env: str) -> None:
-    hub.require(operator, project, "admin")
-    hub.require_env(project, env)
+ADMIN = [role("admin", env=True)]
 
 
-@post(BASE, sync_to_thread=True)
+@post(BASE, sync_to_thread=True, guards=ADMIN, responses=errors(409))
 def create_api_key(
     project: str,
     env: str,
@@ -149,8 +166,7 @@ def create_api_key(
     hub: HubDep,
     operator: OperatorDep,
     request: Request[Any, Any, Any],
-) -> dict[str, Any]:
-    _check(hub, operator, project, env)
+) -> CreatedKey:
     name, roles = check_body(data)
     new = apikeys.generate(env)
     with _create_lock, hub.store.tx() as tx:
@@ -182,19 +198,22 @@ def create_api_key(
             env=env,
             detail={"keyId": new.key_id, "name": name, "roles": roles},
         )
-    return {**public_key(row), "apiKey": new.key, "warnings": warnings}
+    return msgspec.convert({**public_key(row), "apiKey": new.key, "warnings": warnings}, CreatedKey)
 
 
-@get(BASE, sync_to_thread=True)
-def list_api_keys(
-    project: str, env: str, hub: HubDep, operator: OperatorDep
-) -> list[dict[str, Any]]:
-    _check(hub, operator, project, env)
+@get(BASE, sync_to_thread=True, guards=ADMIN, responses=errors())
+def list_api_keys(project: str, env: str, hub: HubDep) -> list[PublicKey]:
     with hub.store.tx() as tx:
-        return [public_key(r) for r in tx.api_keys(project, env)]
+        return [msgspec.convert(public_key(r), PublicKey) for r in tx.api_keys(project, env)]
 
 
-@post(f"{BASE}/{{key_id:str}}/revoke", status_code=200, sync_to_thread=True)
+@post(
+    f"{BASE}/{{key_id:str}}/revoke",
+    status_code=200,
+    sync_to_thread=True,
+    guards=ADMIN,
+    responses=errors(),
+)
 def revoke_api_key(
     project: str,
     env: str,
@@ -202,10 +221,9 @@ def revoke_api_key(
     hub: HubDep,
     operator: OperatorDep,
     request: Request[Any, Any, Any],
-) -> dict[str, Any]:
+) -> PublicKey:
     """Revoke a key at once: verification reads the store every time, so the very next call
     with it fails, on every Hub replica. Revoking a revoked key changes nothing."""
-    _check(hub, operator, project, env)
     with hub.store.tx() as tx:
         row = tx.api_key(key_id)
         if row is None or (row["project"], row["env"]) != (project, env):
@@ -224,7 +242,7 @@ def revoke_api_key(
         row = tx.api_key(key_id)
     assert row is not None
     hub.key_touches.pop(key_id, None)
-    return public_key(row)
+    return msgspec.convert(public_key(row), PublicKey)
 
 
 ROUTES = [create_api_key, list_api_keys, revoke_api_key]

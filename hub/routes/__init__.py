@@ -1,0 +1,1 @@
+"""The operator API of the Hub, one module per resource (hub.md §3)."""

@@ -30,7 +30,7 @@ def operator_of(connection: ASGIConnection[Any, Any, Any, Any], hub: Hub) -> Ope
     """The operator of the request's bearer token, looked up once per request."""
     cached = connection.scope.get("state", {}).get("operator")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     header = connection.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
     operator = hub.operator_for(token)

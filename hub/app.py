@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
 
 from . import apikeys, internal
 from .access import hub_of, operator_dependency
@@ -17,7 +18,7 @@ from .routes import apply, audit, auth, connections, health, projects, releases
 from .service import Hub
 from .throttle import LoginSettings, LoginThrottle
 
-ROUTES = [
+ROUTES: list[ControllerRouterHandler] = [
     health.router,
     auth.router,
     projects.router,

@@ -6,11 +6,16 @@ database (``stk validate``) do not pay for loading it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from santokit.core.plugins import hookimpl
+
+if TYPE_CHECKING:
+    from santokit.core.contracts import Engine
 
 
 @hookimpl
-def santokit_engines() -> dict[str, object]:
+def santokit_engines() -> dict[str, Engine]:  # mypy checks PostgresEngine against the protocol
     from .engine import PostgresEngine
 
     return {"postgres": PostgresEngine()}

@@ -50,7 +50,7 @@ class PostgresEngine:
 
     name = "postgres"
     display_name = "PostgreSQL"
-    url_schemes = ("postgresql", "postgres")
+    url_schemes: tuple[str, ...] = ("postgresql", "postgres")
     default_namespace = "public"
 
     def __init__(self, bounds: DbBounds | None = None) -> None:

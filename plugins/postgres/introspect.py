@@ -156,7 +156,7 @@ def _column(
     name: str, pg_type: str, notnull: bool, expr: str | None, hint: Column | None
 ) -> Column:
     logical = _lift(pg_type, hint)
-    same = hint is not None and hint.type == logical
+    same = hint if hint is not None and hint.type == logical else None
     try:
         default = parse_default(expr, logical)
     except (UnknownDefault, ValueError):
@@ -168,8 +168,8 @@ def _column(
         type=logical,
         nullable=not notnull,
         default=default,
-        items=hint.items if same and kind and kind.items else None,
-        file=hint.file if same and kind and kind.file else None,
+        items=same.items if same and kind and kind.items else None,
+        file=same.file if same and kind and kind.file else None,
     )
 
 
@@ -277,8 +277,8 @@ def _assemble(
             )
     indexes: dict[str, list[Index]] = {}
     for table, name, unique, keys, odd in idxs:
-        columns = ("(expression)",) if odd else tuple(keys)
-        indexes.setdefault(table, []).append(Index(name, columns, unique))
+        keyed = ("(expression)",) if odd else tuple(keys)
+        indexes.setdefault(table, []).append(Index(name, keyed, unique))
     out = []
     for table, rows in raw.items():
         declared = hint.table(table) if hint else None

@@ -87,10 +87,11 @@ def schema_connections(root: Path, say: Say) -> tuple[str, ...]:
     A sandbox is where a broken schema gets fixed, so problems only warn; with no schema at all
     the sandbox still offers ``main``.
     """
+    from santokit.core.plugins import default_plugins
     from santokit.core.validation import read_snapshot, validate_snapshot
 
-    try:
-        result = validate_snapshot(read_snapshot(root))
+    try:  # with the plugins' rules, so the error count is the one stk validate prints
+        result = validate_snapshot(read_snapshot(root), default_plugins().diff_rules())
     except SantokitError as exc:
         say(f"warning: {exc.message}; creating the database main only")
         return DEFAULT_CONNECTIONS

@@ -101,11 +101,11 @@ def check_body(body: ApiKeyBody) -> tuple[str, list[str]]:
         raise ApiError("BAD_REQUEST", "roles must name at least one role")
     if len(body.roles) > MAX_ROLES:
         raise ApiError("BAD_REQUEST", f"roles holds more than {MAX_ROLES} roles")
-    for name in body.roles:
-        if not ROLE_RE.fullmatch(name):
+    for asked in body.roles:
+        if not ROLE_RE.fullmatch(asked):
             raise ApiError(
                 "BAD_REQUEST",
-                f"roles: {name[:70]!r} is not a role name: use lowercase letters, digits and "
+                f"roles: {asked[:70]!r} is not a role name: use lowercase letters, digits and "
                 "'_', starting with a letter or '_', at most 63 characters",
             )
     reserved = sorted(set(body.roles) & RESERVED_ROLES)

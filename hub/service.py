@@ -90,7 +90,7 @@ class Hub:
         engines = self.plugins.engines()
         if name not in engines:
             known = ", ".join(engines) or "none is installed"
-            raise ApiError("BAD_REQUEST", f"unknown engine {name[:63]!r} (engines: {known})")
+            raise ApiError("BAD_REQUEST", f"unknown engine {name!r} (engines: {known})")
         return engines[name]
 
     def default_engine(self) -> Engine:

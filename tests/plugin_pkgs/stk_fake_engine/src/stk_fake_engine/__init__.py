@@ -5,7 +5,8 @@ of it. Written against ``santokit.core.contracts.Engine`` alone, as a third part
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,52 @@ def _log(url: str, call: str) -> None:
         fh.write(call + "\n")
 
 
+class FakeSession:
+    """``Engine.open``'s session: every question goes to the engine's one-shot methods (a file
+    has no catalog worth reading once), which is all the contract asks."""
+
+    def __init__(self, engine: FakeEngine, url: str, schema: str) -> None:
+        self.engine, self.url, self.schema = engine, url, schema
+
+    def plan(
+        self,
+        declared: ConnectionSchema,
+        previous: ConnectionSchema | None = None,
+        rules: Iterable[object] = (),
+        *,
+        moved_to: dict[str, str] | None = None,
+    ) -> ConnectionPlan:
+        return self.engine.plan(
+            self.url, declared, previous, rules, schema=self.schema, moved_to=moved_to
+        )
+
+    def drift(self, applied: ConnectionSchema, declared: ConnectionSchema) -> list[DriftItem]:
+        return self.engine.drift(self.url, applied, declared, schema=self.schema)
+
+    def compatibility(self, release: ConnectionSchema) -> list[str]:
+        return self.engine.compatibility(self.url, release, schema=self.schema)
+
+    def apply(
+        self,
+        declared: ConnectionSchema,
+        previous: ConnectionSchema | None = None,
+        rules: Iterable[object] = (),
+        *,
+        plan: ConnectionPlan | None = None,
+        moved_to: dict[str, str] | None = None,
+        record: AppliedRecord | None = None,
+    ) -> ApplyResult:
+        return self.engine.apply(
+            self.url,
+            declared,
+            previous,
+            rules,
+            schema=self.schema,
+            moved_to=moved_to,
+            record=record,
+        )
+
+
 class FakeEngine:
     name = "fake"
     display_name = "FakeDB"
@@ -54,6 +101,11 @@ class FakeEngine:
         _log(url, "test")
         _load(url)
         return ConnectionTest("1.0", 0.1, f"{self.display_name} 1.0")
+
+    @contextmanager
+    def open(self, url: str, *, schema: str, write: bool = False) -> Iterator[FakeSession]:
+        _log(url, f"open {schema} write={write}")
+        yield FakeSession(self, url, schema)
 
     def _actual(self, url: str, tables: Iterable[str], name: str, schema: str) -> ConnectionSchema:
         stored = _load(url)["tables"].get(schema, {})

@@ -328,7 +328,8 @@ def connections_test(
     if json:
         output.emit_json(result)
     else:
-        output.line(f"ok: {conn} reached ({result['server']}, {result['latencyMs']} ms)")
+        server = result.get("server") or f"server {result['serverVersion']}"  # an older Hub
+        output.line(f"ok: {conn} reached ({server}, {result['latencyMs']} ms)")
     return 0
 
 

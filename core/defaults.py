@@ -225,7 +225,8 @@ def normalize_default(
         raise DefaultError(f"unknown type {type_name!r}")  # pragma: no cover
     if logical.default_now and value == "now":
         return Default.now()
-    if value == "now" and logical.default not in ("text", "json"):  # there "now" is a value
+    if value == "now" and (logical.items or logical.default not in ("text", "json")):
+        # for text and json columns "now" is a value; an array's elements are not timestamps
         raise DefaultError("default now is only for timestamp columns")
     if logical.default == "json" and not logical.items:
         return _json(value)

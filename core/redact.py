@@ -22,3 +22,13 @@ def redact_url(url: str) -> str:
     if any(ch in location for ch in "\x00\n\r ") or "@" in shown_user[:-1].replace(":***", ""):
         return f"{scheme}://***"
     return f"{scheme}://{shown_user}{location}"
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with ``url`` redacted and its password starred wherever it appears: a message
+    from an engine plugin must not hand back a secret the Hub gave it."""
+    out = text.replace(url, redact_url(url))
+    rest = url.partition("://")[2]
+    userinfo = rest.rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    return out.replace(password, "***") if password else out

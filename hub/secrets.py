@@ -57,6 +57,6 @@ def load_master_key(data_dir: Path) -> tuple[bytes, Path | None]:
     return key, path
 
 
-from santokit.core.redact import redact_url  # noqa: E402 - re-exported for the routes
+from santokit.core.redact import redact_url, scrub  # noqa: E402 - re-exported for the routes
 
-__all__ = ["SecretBox", "load_master_key", "redact_url"]
+__all__ = ["SecretBox", "load_master_key", "redact_url", "scrub"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from santokit.core.redact import redact_url
+from santokit.core.redact import redact_url, scrub
 
 passwords = st.text(st.characters(exclude_categories=("Cs",)), min_size=4, max_size=20).filter(
     lambda p: p.strip() and ":" not in p[:1]
@@ -32,3 +32,19 @@ def test_shapes() -> None:
     assert redact_url("postgresql://u:pa@ss@h/db") == "postgresql://u:***@h/db"
     assert redact_url("postgresql://u@h/db?password=x") == "postgresql://u@h/db"
     assert redact_url("not a url") == "***"
+
+
+@given(
+    password=passwords,
+    template=st.sampled_from(
+        ["cannot reach {url}", "bad URL {url} (password {pw})", "{pw}", "no secret here"]
+    ),
+)
+def test_scrub_leaves_no_password_in_an_engine_message(password: str, template: str) -> None:
+    url = f"fakedb://app:{password}@db.example/app"
+    assume(password not in "fakedb://app:***@db.example/app no secret here cannot reach bad URL")
+    message = template.format(url=url, pw=password)
+    scrubbed = scrub(message, url)
+    assert password not in scrubbed
+    if "{url}" in template:
+        assert "fakedb://app:***@db.example/app" in scrubbed

@@ -343,6 +343,12 @@ CASES = [
         "default now is only for timestamp columns",
     ),
     Case(
+        "now-on-array",
+        {"schema/a.yaml": table("      a: { type: array, items: timestamp, default: now }  # <\n")},
+        "tables.users.columns.a.default",
+        "default now is only for timestamp columns",
+    ),
+    Case(
         "string-default-on-int",
         {"schema/a.yaml": table("      a: { type: int, default: '5' }  # <\n")},
         "tables.users.columns.a.default",

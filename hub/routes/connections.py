@@ -14,7 +14,7 @@ from ..access import role
 from ..deps import HubDep, OperatorDep
 from ..errors import ApiError, request_id
 from ..openapi import errors
-from ..secrets import redact_url
+from ..secrets import redact_url, scrub
 from ..service import Hub, Operator, check_name
 
 
@@ -69,13 +69,13 @@ def set_connection(
     request: Request[Any, Any, Any],
 ) -> PublicConnection:
     check_name("connection", name)
-    engine = hub.engine(data.engine) if data.engine else hub.default_engine()
+    engine = hub.default_engine() if data.engine is None else hub.engine(data.engine)
     schema = engine.default_namespace if data.schema is None else data.schema
     if schema != engine.default_namespace:
         check_name("schema", schema)
     problem = engine.url_problem(data.db_url)
-    if problem:
-        raise ApiError("BAD_REQUEST", problem)
+    if problem:  # an engine plugin's words: never the URL it was given
+        raise ApiError("BAD_REQUEST", scrub(problem, data.db_url))
     redacted = redact_url(data.db_url)
     with hub.store.tx() as tx:
         created = tx.upsert_connection(
@@ -140,9 +140,11 @@ def _test_connection(
 ) -> dict[str, Any]:
     row = _connection_row(hub, project, env, name)
     engine = hub.engine(row["engine"])
+    url = hub.connection_url(row)
     try:
-        result = engine.test(hub.connection_url(row)).to_json()
-    except ConnectionFailed as exc:
+        result = engine.test(url).to_json()
+    except ConnectionFailed as failed:
+        exc = ConnectionFailed(scrub(failed.message, url), details=failed.details)
         with hub.store.tx() as tx:
             tx.audit(
                 "connection.test",
@@ -152,7 +154,7 @@ def _test_connection(
                 env=env,
                 detail={"connection": name, "ok": False, "error": exc.message},
             )
-        raise
+        raise exc from None
     with hub.store.tx() as tx:
         tx.mark_tested(project, env, name)
         tx.audit(

@@ -64,9 +64,9 @@ def list_projects(hub: HubDep, operator: OperatorDep) -> list[ProjectListed]:
     with hub.store.tx() as tx:
         rows = tx.projects()
     return [
-        ProjectListed(r["name"], r["created_at"], role)
+        ProjectListed(r["name"], r["created_at"], held)
         for r in rows
-        if (role := operator.role(r["name"]))
+        if (held := operator.role(r["name"]))
     ]
 
 

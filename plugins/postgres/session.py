@@ -68,8 +68,8 @@ class PgSession:
         try:
             self._catalog = read_catalog(self.conn, self.schema, names, connection)
         except psycopg.OperationalError as exc:
-            if not self.write:
-                raise  # the session maps it
+            if not self.write or not broken(self.conn, exc):
+                raise  # the session maps it (a lock timeout is CONFLICT, not a lost session)
             raise lost(self.url, exc, NOTHING_APPLIED) from None
         return self._catalog
 

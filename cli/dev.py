@@ -18,14 +18,14 @@ import os
 import secrets
 import shlex
 import signal
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from santokit.core.contracts import SandboxEngine, SandboxServer
+from santokit.core.contracts import SandboxEngine, SandboxServer, Say
 from santokit.core.errors import SantokitError, UsageError
+from santokit.core.localhost import port_free, write_private
 from santokit.core.plugins import default_plugins
 from santokit.hub import auth
 from santokit.hub.serve import configure_logging, open_hub
@@ -38,24 +38,6 @@ DEFAULT_CONNECTIONS = ("main",)
 PROJECT = "shop"
 ENV = "dev"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-Say = Callable[[str], None]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already exists
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
 
 
 @contextlib.contextmanager
@@ -127,7 +109,7 @@ def _login(hub: Any, hub_url: str, password_file: Path) -> None:
         token, digest, expires = auth.new_token()
         tx.insert_session(digest, operator["id"], expires)
         tx.audit("operator.login", DEV_EMAIL, "req_dev")
-    _private(password_file, password + "\n")
+    write_private(password_file, password + "\n")
     credentials.save_token(hub_url, token, DEV_EMAIL, expires)
 
 
@@ -162,7 +144,7 @@ def run_dev(root: Path, port: int, out: Say) -> None:
     dev.mkdir(parents=True, exist_ok=True, mode=0o700)
     (dev / ".gitignore").write_text("*\n")
     with _lock(dev):
-        if not _port_free(port):
+        if not port_free(port):
             raise UsageError(f"port {port} is in use; pass --port")
         _run_locked(root, dev, port, out)
 
@@ -190,7 +172,7 @@ def _run_locked(root: Path, dev: Path, port: int, out: Say) -> None:
         engine = sandbox_engine()
         server = engine.sandbox(dev)
         for name, url in server.start(names, out).items():
-            _private(dev / f"{name}.url", url + "\n")
+            write_private(dev / f"{name}.url", url + "\n")
         hub = open_hub(f"sqlite:///{dev / 'hub.db'}", dev / "hub")
         hub_url = f"http://127.0.0.1:{port}"
         password_file = dev / "operator.password"

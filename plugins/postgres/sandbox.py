@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,25 +18,10 @@ from typing import TYPE_CHECKING
 
 from santokit.core.contracts import Say
 from santokit.core.errors import SantokitError
+from santokit.core.localhost import port_free, write_private
 
 if TYPE_CHECKING:  # importing it locates pgserver's binaries: only when a sandbox starts
     from .embedded import EmbeddedPostgres
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that already exists
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
 
 
 def _alive(pid: int) -> bool:
@@ -89,7 +73,7 @@ class PostgresSandbox:
                     "stk dev again"
                 ) from None
             say(f"stopped a PostgreSQL (pid {stale}) an earlier stk dev left running")
-        port = saved.get("port") if saved.get("port") and _port_free(saved["port"]) else None
+        port = saved.get("port") if saved.get("port") and port_free(saved["port"]) else None
         password = saved.get("password")
         server = EmbeddedPostgres(self.folder / "postgres", port=port, password=password)
         try:
@@ -97,7 +81,7 @@ class PostgresSandbox:
         except RuntimeError as exc:
             raise SantokitError(f"{exc}; see {self.folder / 'postgres' / 'server.log'}") from None
         self._server, self.port = server, server.port
-        _private(settings_file, json.dumps({"port": server.port, "password": server.password}))
+        write_private(settings_file, json.dumps({"port": server.port, "password": server.password}))
         urls = {}
         with psycopg.connect(server.url(), autocommit=True) as conn:
             have = {r[0] for r in conn.execute("select datname from pg_database")}

@@ -73,3 +73,34 @@ def test_reserved_words_match_the_server(database) -> None:
         for r in rows(database, "select word from pg_get_keywords() where catcode in ('R', 'T')")
     }
     assert server == POSTGRES_RESERVED
+
+
+def test_one_request_shares_its_slot_on_a_database_another_request_is_refused(database) -> None:
+    """An apply keeps a session per connection; connections in two namespaces of one database
+    must not need two slots (with one slot the run would refuse itself), while a second request
+    on another thread still finds the database's only slot taken."""
+    import threading
+
+    from santokit.core.errors import ServiceUnavailable
+    from santokit.plugins.postgres.connect import DbBounds, session
+
+    bounds = DbBounds(slots=1)
+    refused: list[BaseException] = []
+
+    def other_request() -> None:
+        try:
+            with session(database, bounds=bounds):
+                pass
+        except ServiceUnavailable as exc:
+            refused.append(exc)
+
+    with session(database, bounds=bounds) as first, session(database, bounds=bounds) as second:
+        assert first.execute("select 1").fetchone() == (1,)
+        assert second.execute("select 2").fetchone() == (2,)
+        worker = threading.Thread(target=other_request)
+        worker.start()
+        worker.join(10)
+    assert len(refused) == 1
+    assert "1 requests are already working on database" in refused[0].message
+    with session(database, bounds=bounds) as again:  # both sessions gave the slot back
+        assert again.execute("select 3").fetchone() == (3,)

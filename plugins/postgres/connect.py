@@ -44,7 +44,7 @@ class DbBounds:
     apply_lock_wait_s: float = 10.0  # STK_HUB_DB_APPLY_LOCK_WAIT_S: the apply advisory lock
     tcp_s: float = 30.0  # STK_HUB_DB_TCP_TIMEOUT_S: a dead peer, found by keepalives
     grace_s: float = 5.0  # STK_HUB_DB_WATCHDOG_GRACE_S: past a statement's bound, client-side
-    slots: int = 4  # STK_HUB_DB_SLOTS: concurrent sessions of this Hub on one database
+    slots: int = 4  # STK_HUB_DB_SLOTS: concurrent requests of this Hub on one database
 
     ENV: ClassVar[dict[str, str]] = {
         "connect_s": "STK_HUB_DB_CONNECT_TIMEOUT_S",
@@ -151,13 +151,26 @@ def target(url: str) -> tuple[str, str, str]:
 
 _SLOTS: dict[tuple[str, str, str], threading.BoundedSemaphore] = {}
 _SLOTS_GUARD = threading.Lock()
+_HELD = threading.local()  # per worker thread: the slots it holds, with how many sessions each
 
 
 @contextmanager
 def slot(url: str, bounds: DbBounds) -> Iterator[None]:
-    """One of the ``bounds.slots`` sessions this process may hold on the URL's database, had
-    at once or SERVICE_UNAVAILABLE: a request never queues behind a database that hangs."""
+    """One of the ``bounds.slots`` slots this process has on the URL's database, had at once or
+    SERVICE_UNAVAILABLE: a request never queues behind a database that hangs.
+
+    A slot is per request, not per session: a request runs on one worker thread, and the
+    sessions it opens on a database it already holds a slot of (an apply keeps one per
+    connection, and several connections may share a database) share that slot."""
     key = target(url)
+    held: dict[tuple[str, str, str], int] = _HELD.__dict__.setdefault("held", {})
+    if held.get(key):
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+        return
     with _SLOTS_GUARD:
         sem = _SLOTS.setdefault(key, threading.BoundedSemaphore(bounds.slots))
     if not sem.acquire(blocking=False):
@@ -167,9 +180,11 @@ def slot(url: str, bounds: DbBounds) -> Iterator[None]:
             "try again when they have finished",
             retry_after=max(1, math.ceil(bounds.statement_s / 10)),
         )
+    held[key] = 1
     try:
         yield
     finally:
+        held[key] = 0
         sem.release()
 
 

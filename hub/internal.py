@@ -198,7 +198,7 @@ async def verify(data: VerifyBody, hub: HubDep) -> dict[str, Any]:
     """The Hub's hottest route. On SQLite the lookup runs on the event loop (a worker-thread
     hop costs more than the read: measured, bench/verify_bench.py); on PostgreSQL it waits on
     the network, so it runs in a worker thread and a slow round trip never stalls the loop."""
-    if getattr(hub.store, "local_reads", False):
+    if hub.store.local_reads:
         return verify_key(hub, data.api_key, data.project, data.env)
     return await sync_to_thread(verify_key, hub, data.api_key, data.project, data.env)
 

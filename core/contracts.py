@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from .changes import Change
+from .dataops import DataOp, DataResult
 from .ir import ConnectionSchema, Schema
 from .permissions import Policy
 
@@ -325,6 +326,43 @@ class SandboxEngine(Engine, Protocol):
 
     def sandbox(self, folder: Path) -> SandboxServer:
         """The sandbox server kept in ``folder`` (not started yet)."""
+        ...
+
+
+@runtime_checkable
+class DataPool(Protocol):
+    """One connection's pool of database sessions for the Bridge (bridge.md §3): it renders a
+    ``core.dataops`` value in the engine's own SQL (identifiers quoted, every value bound) and
+    runs it as one statement where the op allows, under ``timeout_s``.
+
+    Raises ``core.errors.Conflict`` for a unique or foreign-key violation (message naming the
+    constraint and column, never a value), ``core.errors.DataUnavailable`` when the database
+    cannot be reached or the statement times out; never a driver exception, never the URL.
+    """
+
+    async def run(self, op: DataOp, *, timeout_s: float) -> DataResult:
+        """The op's rows (Python values, see ``core.dataops``), count and affected rows."""
+        ...
+
+    async def ping(self, *, timeout_s: float) -> None:
+        """Raise ``DataUnavailable`` unless a session can be had and answers now."""
+        ...
+
+    async def close(self) -> None:
+        """Close every session; the pool is not used again."""
+        ...
+
+
+@runtime_checkable
+class DataEngine(Engine, Protocol):
+    """An engine that can also serve the Bridge's data plane (optional: the Hub needs none of
+    it; a Bridge refuses, naming the engine, a connection whose engine lacks it)."""
+
+    def data_pool(
+        self, url: str, *, schema: str, max_size: int, connect_timeout_s: float
+    ) -> DataPool:
+        """A pool for the tables of namespace ``schema`` at ``url`` (opened lazily: building
+        one never waits on the database, so a Bridge can start while it is down)."""
         ...
 
 

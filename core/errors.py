@@ -147,6 +147,25 @@ class ServiceUnavailable(SantokitError):
         self.retry_after = retry_after
 
 
+class Forbidden(SantokitError):
+    """The caller's credentials are good but no permission rule lets it do this."""
+
+    code = "FORBIDDEN"
+
+
+class NotFound(SantokitError):
+    """What the request names does not exist (a table not in the release)."""
+
+    code = "NOT_FOUND"
+
+
+class DataUnavailable(SantokitError):
+    """The Bridge cannot serve from a customer database now (unreachable, restarting, the
+    statement ran past its timeout): the request was fine and may be retried."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
 class StoreError(SantokitError):
     """The Hub's own store could not be read or written (full disk, read-only, unreachable):
     the operator's request was fine and may simply be retried when the store is back."""

@@ -56,12 +56,17 @@ def test_the_hub_never_imports_the_cli() -> None:
     assert offenders("hub", ("santokit.cli",)) == []
 
 
-@pytest.mark.parametrize("layer", ["hub", "cli"])
+def test_the_bridge_talks_to_the_hub_over_http_only() -> None:
+    """bridge.md: the Bridge never imports the Hub (nor the CLI, which imports the Hub)."""
+    assert offenders("bridge", ("santokit.hub", "santokit.cli")) == []
+
+
+@pytest.mark.parametrize("layer", ["hub", "bridge", "cli"])
 def test_no_engine_driver_or_engine_module_in_hub_or_cli(layer: str) -> None:
     assert offenders(layer, ("psycopg", "santokit.plugins.postgres")) == []
 
 
-@pytest.mark.parametrize("layer", ["hub", "cli"])
+@pytest.mark.parametrize("layer", ["hub", "bridge", "cli"])
 def test_no_postgres_url_form_in_hub_or_cli(layer: str) -> None:
     found = [
         f"{path.relative_to(ROOT)}:{n}: {line.strip()}"

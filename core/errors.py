@@ -147,6 +147,13 @@ class ServiceUnavailable(SantokitError):
         self.retry_after = retry_after
 
 
+class Unauthorized(SantokitError):
+    """No credential, or one that is not valid (one message for every reason: nothing about
+    why a key or token was refused is revealed)."""
+
+    code = "UNAUTHORIZED"
+
+
 class Forbidden(SantokitError):
     """The caller's credentials are good but no permission rule lets it do this."""
 

@@ -29,7 +29,7 @@ from santokit.core.ir import (
     Table,
 )
 from santokit.core.logical import LOGICAL_TYPES, SCALAR_ITEM_TYPES
-from santokit.core.yamlsource import _Loader as SantokitYamlLoader
+from santokit.core.yamlsource import core_schema_tag
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
     lambda n: identifier_problem(n) is None
@@ -296,7 +296,7 @@ class Yaml12Dumper(yaml.SafeDumper):
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
-            tag = SantokitYamlLoader.resolve(self, kind, value, implicit)
+            tag = core_schema_tag(value, True)
             if tag != "tag:yaml.org,2002:str":
                 return tag
         return super().resolve(kind, value, implicit)

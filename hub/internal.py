@@ -26,6 +26,7 @@ from litestar.response import Response
 from santokit.core import apikeys
 from santokit.core.release import Release
 
+from . import feed as feeds
 from .deps import HubDep
 from .errors import ApiError
 from .service import Hub
@@ -222,9 +223,93 @@ def connections(project: str, env: str, hub: HubDep) -> Response[Any]:
     return Response(body, headers={"Cache-Control": "no-store"})
 
 
+@get("/apikeys", sync_to_thread=True)
+def key_table(
+    project: str, env: str, hub: HubDep, request: Request[Any, Any, Any]
+) -> Response[Any]:
+    """The env's key table for a Bridge that checks keys itself: sha256 hashes, roles and
+    status, never a key. The ETag is the content's digest (304 when the Bridge holds it)."""
+    hub.require_env(project, env)
+    with hub.store.read() as tx:
+        rows = feeds.key_rows(tx.api_keys(project, env))
+    etag = _etag(json.dumps(rows, sort_keys=True))
+    if _fresh(request, etag):
+        return _not_modified(etag, "no-store")
+    return Response(rows, headers={"ETag": etag, "Cache-Control": "no-store"})
+
+
+@get("/changes")
+async def changes(
+    project: str,
+    env: str,
+    hub: HubDep,
+    request: Request[Any, Any, Any],
+    after: str = "",
+) -> Response[Any]:
+    """The long poll: at once when the env's version is not ``after``, else when it moves or
+    after ``waitS`` (capped). Holds no store connection or thread while it waits."""
+    feed = feeds.feed_of(request.app.state)
+    raw_wait = request.query_params.get("waitS")
+    try:
+        wait = float(raw_wait) if raw_wait is not None else 25.0
+    except ValueError:
+        raise ApiError("BAD_REQUEST", "waitS must be a number of seconds") from None
+    if not 0 <= wait < float("inf"):
+        raise ApiError("BAD_REQUEST", "waitS must be a number of seconds, 0 or more")
+    wait = min(wait, feed.settings.max_wait_s)
+    hub.require_env(project, env)
+    if feed.held >= feed.settings.max_held:
+        raise ApiError(
+            "SERVICE_UNAVAILABLE",
+            "this Hub holds as many change polls as it may; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    feed.held += 1
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            version = await sync_to_thread(feeds.env_version, hub, project, env)
+            left = deadline - time.monotonic()
+            if version != after or left <= 0:
+                break
+            await feed.wait(min(left, feed.settings.poll_s))
+    finally:
+        feed.held -= 1
+    body = {"version": version, **feeds.moved(after, version)}
+    if version == after:
+        body |= dict.fromkeys(feeds.PARTS, False)
+    return Response(body, headers={"Cache-Control": "no-store"})
+
+
+class UsageBody(msgspec.Struct, rename="camel"):
+    project: str
+    env: str
+    key_ids: list[str]
+
+
+MAX_USAGE_KEYS = 1000
+
+
+@post("/apikeys/usage", status_code=200, sync_to_thread=True)
+def usage(data: UsageBody, hub: HubDep) -> dict[str, Any]:
+    """Key usage a Bridge saw: ``lastUsedAt`` of each key of that env, at most one write a
+    minute per key. Keys of another project or env are ignored, never touched."""
+    if len(data.key_ids) > MAX_USAGE_KEYS:
+        raise ApiError("BAD_REQUEST", f"at most {MAX_USAGE_KEYS} keyIds per report")
+    hub.require_env(data.project, data.env)
+    touched = 0
+    with hub.store.read() as tx:
+        rows = [tx.api_key(k[:32]) for k in dict.fromkeys(data.key_ids)]
+    for row in rows:
+        if row is not None and row["project"] == data.project and row["env"] == data.env:
+            _touch(hub, row)
+            touched += 1
+    return {"recorded": touched}
+
+
 router = Router(
     "/internal",
-    route_handlers=[current_release, release, verify, connections],
+    route_handlers=[current_release, release, verify, connections, key_table, changes, usage],
     guards=[bridge_guard],
     include_in_schema=False,
     request_max_body_size=64 * 1024,

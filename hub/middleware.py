@@ -14,9 +14,11 @@ from urllib.parse import unquote_to_bytes
 from ulid import ULID
 
 from . import limits
+from .feed import feed_of
 from .routes.health import DURATION, METRICS
 
 log = logging.getLogger("santokit.hub")
+_CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 async def _refuse(send: Any, rid: str, message: str) -> None:
@@ -67,6 +69,9 @@ class RequestIdMiddleware:
             await _refuse(send_with_id, rid, problem)
         else:
             await self.app(scope, receive, send_with_id)
+            if scope["method"] in _CHANGES and status["code"] < 400:
+                # a change through this Hub wakes the Bridges' held polls at once (hub/feed.py)
+                feed_of(scope["app"].state).poke()
         method, route = limits.route_label(scope)
         METRICS[(method, route, status["code"])] += 1
         DURATION["sum"] += time.perf_counter() - start

@@ -93,22 +93,9 @@ def test_forgeries_are_refused(from_file: JwtVerifier) -> None:
     forged = jwt.encode(json.loads(base64.urlsafe_b64decode(body + "==")), other, "ES256",
                         headers={"kid": "ES256"})  # fmt: skip
     none = b64(b'{"alg":"none","kid":"ES256"}') + "." + body + "."
-    pem = (
-        KEYS["RS256"]
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    hs = (
-        b64(b'{"alg":"HS256","kid":"RS256","typ":"JWT"}')
-        + "."
-        + body
-        + "."
-        + b64(__import__("hmac").new(pem, f"{b64(b'x')}".encode(), "sha256").digest())
-    )
     for bad in [
         forged,
         none,
-        hs,
         head + "." + body + "." + sig[:-4] + "AAAA",
         token(exp=int(time.time()) - 120),  # expired past the 30 s leeway
         token(nbf=int(time.time()) + 600),  # not yet valid

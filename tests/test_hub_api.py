@@ -16,7 +16,7 @@ from .e2e import PASSWORD, HubProcess, hub_with_operator
 def hub(tmp_path: Path) -> Iterator[HubProcess]:
     process = hub_with_operator(
         tmp_path,
-        STK_HUB_SESSION_TTL_S="2",
+        STK_HUB_SESSION_TTL_S="600",  # long: a loaded CI machine must not expire the tests
         STK_BRIDGE_TOKENS="bridge-token-for-the-api-tests-0001",
     )
     try:
@@ -88,13 +88,17 @@ def test_every_response_has_a_request_id_and_health_is_public(hub: HubProcess) -
     assert not any(p.startswith("/internal") for p in paths)
 
 
-def test_sessions_expire(hub: HubProcess) -> None:
-    auth = login(hub)
-    assert httpx.get(f"{hub.url}/v1/auth/whoami", headers=auth).status_code == 200
-    time.sleep(2.5)
-    r = httpx.get(f"{hub.url}/v1/auth/whoami", headers=auth)
-    assert r.status_code == 401
-    assert "expired" in str(error_of(r)["message"])
+def test_sessions_expire(tmp_path: Path) -> None:
+    hub = hub_with_operator(tmp_path, STK_HUB_SESSION_TTL_S="2")
+    try:
+        auth = login(hub)
+        assert httpx.get(f"{hub.url}/v1/auth/whoami", headers=auth).status_code == 200
+        time.sleep(2.5)
+        r = httpx.get(f"{hub.url}/v1/auth/whoami", headers=auth)
+        assert r.status_code == 401
+        assert "expired" in str(error_of(r)["message"])
+    finally:
+        hub.stop()
 
 
 def test_metrics_and_audit(hub: HubProcess) -> None:
